@@ -1,0 +1,206 @@
+"""The ``deeplog`` command line: train, evaluate, detect.
+
+Every failure the library anticipates (bad files, bad flags, bad model directories)
+ends as one ``error: ...`` line and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .artifacts import load_model, save_model
+from .config import INPUT_MODES, PAIR_WEIGHTINGS, ModelConfig, TrainConfig
+from .detect import score_sessions
+from .errors import ConfigError, DeepLogError
+from .evaluate import evaluate_scores
+from .readers import FORMATS, read_sessions
+from .sessions import ANOMALY, NORMAL, Session
+from .train import train
+
+
+def _format_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="auto",
+                   help="input format (default: detected from the content)")
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="fit the log-key model on normal sessions")
+    # SageMaker passes data and output locations in the environment.
+    p.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAINING"),
+                   help="normal training sessions (file)")
+    p.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR"),
+                   help="where to write the model directory")
+    _format_arg(p)
+    d = ModelConfig()
+    t = TrainConfig()
+    p.add_argument("--window-size", type=int, default=d.window_size, help="history length h")
+    p.add_argument("--hidden-size", type=int, default=d.hidden_size, help="LSTM units alpha")
+    p.add_argument("--num-layers", type=int, default=d.num_layers, help="LSTM layers L")
+    p.add_argument("--num-candidates", type=int, default=d.num_candidates, help="top-g")
+    p.add_argument("--input-mode", choices=INPUT_MODES, default=None,
+                   help=f"how keys enter the LSTM (default {d.input_mode}; "
+                        "--input-size 1 alone selects scalar, as in the seed)")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="1: the key as one number (seed); otherwise the embedding size")
+    p.add_argument("--no-session-end", action="store_true",
+                   help="do not model the end of a session (sessions that stop early go unseen)")
+    p.add_argument("--epochs", type=int, default=t.epochs, help="maximum epochs")
+    p.add_argument("--batch-size", type=int, default=t.batch_size)
+    p.add_argument("--lr", type=float, default=t.lr)
+    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--val-fraction", type=float, default=t.val_fraction)
+    p.add_argument("--patience", type=int, default=t.patience)
+    p.add_argument("--pair-weighting", choices=PAIR_WEIGHTINGS, default=t.pair_weighting,
+                   help="loss weight of a distinct window by its count (default log)")
+    p.add_argument("--dropout", type=float, default=d.dropout, help="between LSTM layers")
+    p.add_argument("--min-end-probability", type=float, default=d.min_end_probability,
+                   help="the end of a session must be at least this likely (0: top-g only)")
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="seed flag: the number of log keys; checked against the data")
+    p.add_argument("--local", action="store_true", help="seed flag: run here (always the case)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(p)
+
+
+def _model_config(args) -> ModelConfig:
+    mode = args.input_mode
+    if mode is None:
+        mode = "scalar" if args.input_size == 1 else ModelConfig.input_mode
+    if args.input_size is not None and args.input_size < 1:
+        raise ConfigError(f"--input-size must be positive, got {args.input_size}")
+    embedding_dim = ModelConfig.embedding_dim
+    if mode == "embedding" and args.input_size:
+        embedding_dim = args.input_size
+    if mode == "scalar" and args.input_size not in (None, 1):
+        raise ConfigError("--input-mode scalar feeds one number: --input-size must be 1")
+    return ModelConfig(window_size=args.window_size, hidden_size=args.hidden_size,
+                       num_layers=args.num_layers, num_candidates=args.num_candidates,
+                       input_mode=mode, embedding_dim=embedding_dim,
+                       session_end=not args.no_session_end, dropout=args.dropout,
+                       min_end_probability=args.min_end_probability)
+
+
+def cmd_train(args) -> int:
+    if not args.train:
+        raise ConfigError("--train PATH is required")
+    if not args.model_dir:
+        raise ConfigError("--model-dir DIR is required")
+    config = _model_config(args)
+    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                     val_fraction=args.val_fraction, patience=args.patience,
+                     pair_weighting=args.pair_weighting, device=args.device)
+    data = read_sessions(args.train, args.format)
+    keys = {k for s in data for k in s.keys}
+    if args.num_classes is not None and len(keys) > args.num_classes:
+        raise ConfigError(f"--num-classes {args.num_classes} but the training data has "
+                          f"{len(keys)} distinct log keys")
+    model = train(data.sessions, config, tc, templates=data.templates, progress=not args.quiet)
+    path = save_model(model, args.model_dir)
+    summary = {k: v for k, v in model.metrics.items() if k != "history"}
+    summary.update(model_dir=str(path), sessions=len(data), keys=len(keys))
+    print(json.dumps(summary))
+    return 0
+
+
+def _labelled(path, fmt, label) -> list[Session]:
+    return read_sessions(path, fmt).with_label(label).sessions
+
+
+def cmd_evaluate(args) -> int:
+    if args.test and (args.normal or args.abnormal):
+        raise ConfigError("give either --test or --normal/--abnormal, not both")
+    if args.test:
+        sessions = read_sessions(args.test, args.format).sessions
+        if any(s.label is None for s in sessions):
+            raise ConfigError(f"{args.test}: --test needs a labelled session CSV (a Label column)")
+    elif args.normal and args.abnormal:
+        sessions = _labelled(args.normal, args.format, NORMAL) + _labelled(args.abnormal, args.format, ANOMALY)
+    else:
+        raise ConfigError("evaluate needs --test PATH, or both --normal PATH and --abnormal PATH")
+    model = load_model(args.model_dir, args.device)
+    scores = score_sessions(model, sessions, num_candidates=args.num_candidates,
+                            progress=not args.json)
+    metrics = evaluate_scores(scores, args.num_candidates)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for key in ("sessions", "tp", "fp", "tn", "fn", "precision", "recall", "f1", "fpr",
+                    "sessions_per_s"):
+            print(f"{key:>15}  {metrics[key]}")
+    return 0
+
+
+def cmd_detect(args) -> int:
+    data = read_sessions(args.input, args.format)
+    model = load_model(args.model_dir, args.device)
+    scores = score_sessions(model, data.sessions, num_candidates=args.num_candidates, progress=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    flagged = 0
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for verdict in scores.verdicts(args.num_candidates):
+            flagged += verdict.anomalous
+            if verdict.anomalous or not args.anomalous_only:
+                fh.write(json.dumps(verdict.to_dict()) + "\n")
+    os.replace(tmp, out)
+    print(json.dumps({"sessions": len(scores), "anomalous": flagged, "out": str(out),
+                      "seconds": round(scores.seconds, 3)}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deeplog", description="DeepLog log anomaly detection")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+
+    p = sub.add_parser("evaluate", help="score labelled sessions and print metrics")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--normal", help="normal sessions")
+    p.add_argument("--abnormal", help="abnormal sessions")
+    p.add_argument("--test", help="labelled session CSV (Label column)")
+    p.add_argument("--num-candidates", type=int, default=None, help="top-g (default: the model's)")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
+    _format_arg(p)
+    _device_arg(p)
+
+    p = sub.add_parser("detect", help="score sessions and write one verdict per line")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--out", required=True, help="JSON lines output file")
+    p.add_argument("--num-candidates", type=int, default=None)
+    p.add_argument("--anomalous-only", action="store_true", help="write anomalous sessions only")
+    _format_arg(p)
+    _device_arg(p)
+    return parser
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "detect": cmd_detect}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "num_candidates", None) is not None and args.num_candidates < 1:
+        print("error: --num-candidates must be a positive integer", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except DeepLogError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

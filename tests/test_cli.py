@@ -1,0 +1,108 @@
+"""The deeplog command as other tools call it: real processes, real files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ANOMALIES, grammar_sessions
+
+FAST = ["--window-size", "6", "--hidden-size", "32", "--num-candidates", "2", "--epochs", "60",
+        "--batch-size", "64", "--lr", "0.005", "--patience", "10", "--quiet"]
+
+
+def run(*args, module=("deeplog_core.cli",)):
+    return subprocess.run([sys.executable, "-m", *module, *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def write_csv(path: Path, sessions):
+    lines = ["BlockId,Label,EventSequence"]
+    lines += [f"{s.id},{'Anomaly' if s.label else 'Normal'},{' '.join(s.keys)}" for s in sessions]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    write_csv(d / "train.csv", grammar_sessions(300, seed=1))
+    write_csv(d / "test.csv", grammar_sessions(50, seed=2) + [a[0] for a in ANOMALIES])
+    (d / "normal.keys").write_text("1 2 3 4\n1 2 3 4\n" * 50)
+    (d / "abnormal.keys").write_text("1 3 2 4\n1 2\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    result = run("train", "--train", workdir / "train.csv", "--model-dir", workdir / "model", *FAST)
+    assert result.returncode == 0, result.stderr
+    return workdir / "model", json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_train_writes_a_model_directory(trained):
+    model_dir, summary = trained
+    assert (model_dir / "config.json").is_file() and (model_dir / "model.safetensors").is_file()
+    assert summary["sessions"] == 300 and summary["keys"] == 6
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["model"]["window_size"] == 6 and config["train"]["epochs"] == 60
+
+
+def test_evaluate_test_csv_prints_metrics_json_last(trained, workdir):
+    result = run("evaluate", "--model-dir", trained[0], "--test", workdir / "test.csv", "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("tp", "fp", "tn", "fn", "precision", "recall", "f1", "fpr", "sessions_per_s"):
+        assert key in metrics
+    # the grammar's anomalies that deviate where it branches twice are found at g=2
+    assert metrics["fp"] == 0 and metrics["tp"] >= 3 and metrics["tn"] == 50
+
+
+def test_evaluate_normal_and_abnormal_key_files(workdir, tmp_path):
+    model_dir = tmp_path / "m"
+    result = run("train", "--train", workdir / "normal.keys", "--model-dir", model_dir,
+                 "--num-classes", "4", "--local", "--input-size", "1", "--epochs", "5", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((model_dir / "config.json").read_text())["model"]["input_mode"] == "scalar"
+    result = run("evaluate", "--model-dir", model_dir, "--normal", workdir / "normal.keys",
+                 "--abnormal", workdir / "abnormal.keys", "--format", "deeplog", "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["sessions"] == 102 and metrics["tp"] + metrics["fn"] == 2
+
+
+def test_detect_writes_one_verdict_per_session(trained, workdir):
+    out = workdir / "verdicts.jsonl"
+    result = run("detect", "--model-dir", trained[0], "--input", workdir / "test.csv", "--out", out)
+    assert result.returncode == 0, result.stderr
+    verdicts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(verdicts) == 56
+    unknown = next(v for v in verdicts if v["session_id"] == "unknown")
+    assert unknown["anomalous"] and unknown["events"][3]["reason"] == "unknown_key"
+    assert json.loads(result.stdout.strip().splitlines()[-1])["sessions"] == 56
+
+
+def test_python_m_train_is_the_same_entry_point(workdir, tmp_path):
+    result = run("--train", workdir / "train.csv", "--model-dir", tmp_path / "m2", "--epochs", "2",
+                 "--quiet", module=("deeplog_core.train",))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m2" / "config.json").is_file()
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["train", "--train", "missing.csv", "--model-dir", "x"], "no such file"),
+    (["train", "--model-dir", "x"], "--train PATH is required"),
+    (["train", "--train", "{train}", "--model-dir", "x", "--window-size", "0"], "window_size must be"),
+    (["train", "--train", "{train}", "--model-dir", "x", "--num-classes", "3"], "num-classes 3"),
+    (["evaluate", "--model-dir", "{train}", "--test", "{train}"], "not a model directory"),
+    (["evaluate", "--model-dir", "x", "--normal", "{train}"], "needs --test PATH"),
+    (["detect", "--model-dir", "nowhere", "--input", "{train}", "--out", "o.jsonl"], "not a model directory"),
+])
+def test_bad_input_exits_2_with_one_clear_line(workdir, args, fragment):
+    args = [a.replace("{train}", str(workdir / "train.csv")) for a in args]
+    result = run(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert fragment in result.stderr
