@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -139,7 +139,11 @@ def load_model(model_dir, device: str = "auto") -> DeepLogModel:
             f"this library reads version {FORMAT_VERSION}")
     try:
         config = ModelConfig.from_dict(doc["model"])
-        train_config = TrainConfig.from_dict(doc.get("train", {}))
+        # How a model was trained does not change what it computes: fields a newer or
+        # older version wrote are dropped rather than refusing the model.
+        known = {f.name for f in fields(TrainConfig)}
+        train_config = TrainConfig.from_dict(
+            {k: v for k, v in doc.get("train", {}).items() if k in known})
         vocab = Vocabulary(doc["vocabulary"])
         expected_sha = doc["weights"]["sha256"]
     except (KeyError, TypeError, ValueError) as exc:

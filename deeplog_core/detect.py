@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .artifacts import DeepLogModel
 from .sessions import Session
 from .vocab import EOS, UNK
-from .windows import encode, make_windows
+from .windows import distinct_rows, encode, make_windows
 
 REASONS = {
     "unknown_key": "a log key never seen in training",
@@ -141,8 +141,7 @@ def score_sessions(model: DeepLogModel, sessions: Sequence[Session], *,
     V = len(vocab)
     K = min(V - 2, max(g, 10))  # PAD and UNK are never candidates
     windows = make_windows(encode(sessions, vocab, cfg.session_end), cfg.window_size)
-    histories, hist_inv = np.unique(windows.history, axis=0, return_inverse=True)
-    hist_inv = hist_inv.reshape(-1)
+    histories, hist_inv = distinct_rows(windows.history, V)
     # distinct (history, actual key) pairs, sorted by history so a batch of histories
     # owns one contiguous slice of pairs
     pairs, pair_inv = np.unique(hist_inv * V + windows.target, return_inverse=True)

@@ -62,7 +62,7 @@ class _PairSet:
 
     def __init__(self, sessions, vocab, config, device, weighting="count"):
         windows = make_windows(encode(sessions, vocab, config.session_end), config.window_size)
-        hist, target, counts = unique_pairs(windows)
+        hist, target, counts = unique_pairs(windows, len(vocab))
         weights = {"count": counts, "sqrt": np.sqrt(counts), "log": 1 + np.log(counts),
                    "uniform": np.ones(len(counts))}[weighting]
         self.windows = len(windows)
@@ -117,10 +117,6 @@ def train(sessions: Sequence[Session], config: ModelConfig = ModelConfig(),
                  if val_sessions else None)
     net = LogKeyLSTM(len(vocab), config).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=tc.lr)
-    # Lower the rate when validation stalls: the last, slow epochs are what sharpen
-    # rare-but-decisive predictions (a fourth replica of a block is not normal).
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=tc.lr_decay, patience=tc.lr_patience, threshold=1e-4) if tc.lr_decay < 1 else None
     mean_w = float(train_pairs.w.mean())
     g = config.num_candidates
     generator = torch.Generator().manual_seed(tc.seed)
@@ -158,9 +154,6 @@ def train(sessions: Sequence[Session], config: ModelConfig = ModelConfig(),
             "eta_s": round(elapsed * (tc.epochs - epoch), 1),
         }
         history.append(record)
-        if scheduler is not None:
-            scheduler.step(val_loss)
-        record["lr"] = optimizer.param_groups[0]["lr"]
         improved = val_loss < best[0] - 1e-6
         if improved:
             best = (val_loss, epoch, copy.deepcopy(net.state_dict()))

@@ -11,6 +11,7 @@ Reserved ids
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import Iterable
 
 import numpy as np
@@ -50,8 +51,7 @@ class Vocabulary:
         return key in self._index
 
     def encode(self, keys: Iterable[str]) -> np.ndarray:
-        get = self._index.get
-        return np.fromiter((get(k, UNK) for k in keys), dtype=np.int64)
+        return np.fromiter(map(self._index.get, keys, repeat(UNK)), dtype=np.int64)
 
     def id_of(self, key: str) -> int:
         return self._index.get(key, UNK)

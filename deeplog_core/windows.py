@@ -10,6 +10,7 @@ flagged just for being short). With ``session_end`` an EOS id follows the last k
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
@@ -40,33 +41,64 @@ class Windows:
         return len(self.target)
 
 
-def encode(sessions: Sequence[Session], vocab: Vocabulary, session_end: bool) -> list[np.ndarray]:
-    tail = np.array([EOS] if session_end else [], dtype=np.int64)
-    return [np.concatenate([vocab.encode(s.keys), tail]) for s in sessions]
+@dataclass
+class Encoded:
+    """Sessions as one flat array of ids (EOS after each when modelled) and lengths."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
 
 
-def make_windows(encoded: Sequence[np.ndarray], window_size: int) -> Windows:
-    """Windows of already-encoded sessions, built in one vectorised pass."""
+def encode(sessions: Sequence[Session], vocab: Vocabulary, session_end: bool) -> Encoded:
+    """All sessions' ids in one pass over their keys."""
+    flat = vocab.encode(chain.from_iterable(s.keys for s in sessions))
+    lengths = np.fromiter((len(s.keys) for s in sessions), dtype=np.int64, count=len(sessions))
+    if session_end:
+        flat = np.insert(flat, np.cumsum(lengths), EOS)
+        lengths = lengths + 1
+    return Encoded(flat, lengths)
+
+
+def distinct_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows, inverse) of a 2-D array of ids in [0, base).
+
+    When base**width fits in 62 bits each row is packed into one integer, so the
+    sort runs over a 1-D int64 array: ~20x faster than np.unique(axis=0).
+    """
+    n, width = rows.shape
+    if n and width and base ** width < 2 ** 62:
+        packed = np.zeros(n, dtype=np.int64)
+        for col in range(width):
+            packed = packed * base + rows[:, col]
+        _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+        return rows[first], inverse.reshape(-1)
+    uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return uniq, inverse.reshape(-1)
+
+
+def make_windows(encoded: Encoded, window_size: int) -> Windows:
+    """Windows of encoded sessions, built without a Python loop over sessions."""
     h = window_size
-    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    lengths = encoded.lengths
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    if offsets[-1] == 0:
-        empty = np.zeros((0, h), dtype=np.int64)
-        return Windows(empty, empty[:, 0], empty[:, 0], empty[:, 0], offsets)
-    # One long array: h PADs before every session, so each event's window is the h
-    # ids just before it and never reaches into the previous session.
-    pad = np.full(h, PAD, dtype=np.int64)
-    stream = np.concatenate([part for e in encoded for part in (pad, e)])
-    session = np.repeat(np.arange(len(encoded), dtype=np.int64), lengths)
-    position = np.arange(offsets[-1], dtype=np.int64) - offsets[session]
-    # event j of session i sits at (i+1)*h + offsets[i] + j in the stream
+    total = int(offsets[-1])
+    session = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    position = np.arange(total, dtype=np.int64) - offsets[session]
+    # One long stream with h PADs before every session, so each event's window is the
+    # h ids just before it and never reaches into the previous session:
+    # event j of session i sits at (i+1)*h + offsets[i] + j.
     at = (session + 1) * h + offsets[session] + position
-    history = sliding_window_view(stream, h)[at - h]
-    return Windows(np.ascontiguousarray(history), stream[at], session, position, offsets)
+    stream = np.full(total + h * len(lengths), PAD, dtype=np.int64)
+    stream[at] = encoded.ids
+    if total == 0:
+        history = np.zeros((0, h), dtype=np.int64)
+    else:
+        history = np.ascontiguousarray(sliding_window_view(stream, h)[at - h])
+    return Windows(history, encoded.ids.copy(), session, position, offsets)
 
 
-def unique_pairs(windows: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unique_pairs(windows: Windows, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (history, target) pairs and how often each occurs.
 
     HDFS repeats the same windows thousands of times; training on distinct pairs
@@ -76,5 +108,6 @@ def unique_pairs(windows: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h = windows.history.shape[1]
         return np.zeros((0, h), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     rows = np.concatenate([windows.history, windows.target[:, None]], axis=1)
-    uniq, counts = np.unique(rows, axis=0, return_counts=True)
+    uniq, inverse = distinct_rows(rows, base)
+    counts = np.bincount(inverse, minlength=len(uniq))
     return np.ascontiguousarray(uniq[:, :-1]), uniq[:, -1].copy(), counts

@@ -2,7 +2,7 @@ import numpy as np
 
 from deeplog_core.sessions import Session
 from deeplog_core.vocab import EOS, PAD, UNK, Vocabulary
-from deeplog_core.windows import encode, make_windows, unique_pairs
+from deeplog_core.windows import distinct_rows, encode, make_windows, unique_pairs
 
 VOCAB = Vocabulary(["A", "B", "C"])
 A, B, C = (VOCAB.id_of(k) for k in "ABC")
@@ -40,8 +40,17 @@ def test_empty_inputs():
 def test_unique_pairs_count_repeats():
     sessions = [Session(str(i), ["A", "B"]) for i in range(5)] + [Session("x", ["A", "C"])]
     w = make_windows(encode(sessions, VOCAB, session_end=False), 2)
-    hist, target, counts = unique_pairs(w)
+    hist, target, counts = unique_pairs(w, len(VOCAB))
     pairs = {(tuple(h), t): c for h, t, c in zip(hist.tolist(), target.tolist(), counts.tolist())}
     assert pairs == {((PAD, PAD), A): 6, ((PAD, A), B): 5, ((PAD, A), C): 1}
     assert counts.sum() == len(w)
     assert np.all(np.diff(np.lexsort(np.c_[hist, target].T[::-1])) >= 0)
+
+
+def test_distinct_rows_packed_and_general_paths_agree():
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 5, size=(2000, 4))
+    a_rows, a_inv = distinct_rows(rows, 5)              # packed into int64
+    b_rows, b_inv = distinct_rows(rows, 2 ** 20)        # too wide to pack: np.unique(axis=0)
+    assert (a_rows == b_rows).all() and (a_inv == b_inv).all()
+    assert (a_rows[a_inv] == rows).all()
