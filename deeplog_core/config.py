@@ -83,8 +83,8 @@ class TrainConfig:
                   "count" is the plain per-window objective; "log" (default) weighs a
                   pair by 1 + log(count), so rare but normal interleavings are learnt
                   as possible instead of drowned by the common ones: on the paper's
-                  HDFS data false positives fall from 9 to 2 per 971 normal sessions
-                  with recall unchanged (bench/ablation.py).
+                  HDFS data false positives fall from 9 to 3 per 971 normal sessions
+                  (bench/ablation.py; docs/architecture.md has the trade-off).
     """
 
     epochs: int = 100

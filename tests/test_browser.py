@@ -62,6 +62,10 @@ def test_demo_journey_in_chromium(app_url, tmp_path):
         body = page.inner_text("body")
         assert "1,256" in body                          # the sessions card
         assert "Traceback" not in body and "Error" not in body
-        assert page.locator(".js-plotly-plot").count() >= 3   # two overview plots + candidates
-        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+        charts = page.locator('[data-testid="stPlotlyChart"]')
+        charts.nth(2).wait_for(timeout=30_000)          # two overview plots + the candidates
+        page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)                     # let the grids paint
+        page.screenshot(path=str(os.environ.get("DEEPLOG_SCREENSHOT", tmp_path / "overview.png")),
+                        full_page=True)
         browser.close()

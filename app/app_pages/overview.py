@@ -20,7 +20,7 @@ metrics = evaluate_scores(scores)
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Sessions", f"{len(dev):,}")
-c2.metric("Anomalous", f"{int(flags.sum()):,}", f"{flags.mean():.1%} of sessions", delta_color="off")
+c2.metric("Anomalous", f"{int(flags.sum()):,}", help=f"{flags.mean():.1%} of sessions")
 c3.metric("Precision vs labels", f"{metrics['precision']:.3f}")
 c4.metric("Recall vs labels", f"{metrics['recall']:.3f}")
 
