@@ -6,6 +6,8 @@ A model directory holds
                      validation metrics, and the sha256 of the weights file
   model.safetensors  the weights: plain tensors, no pickle, so loading one can never
                      run code
+  parser.json        for models trained on raw logs: the log format and the mined
+                     templates, so detection maps new lines onto the same keys
 Loading checks the format marker, the weights' checksum and every tensor's name and
 shape, and refuses anything else with a ModelFileError.
 """
@@ -34,6 +36,7 @@ FORMAT = "deeplog-model"
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+PARSER_FILE = "parser.json"
 
 
 def library_version() -> str:
@@ -54,6 +57,7 @@ class DeepLogModel:
     templates: dict = field(default_factory=dict)
     created: str = ""
     library_version: str = ""
+    parser_state: dict = field(default_factory=dict)   # raw-log templates (parsing.LogParser)
 
     @property
     def device(self) -> torch.device:
@@ -108,6 +112,12 @@ def save_model(model: DeepLogModel, model_dir) -> Path:
         "metrics": model.metrics,
         "weights": {"file": WEIGHTS_FILE, "sha256": _sha256(weights)},
     }
+    if model.parser_state:
+        parser_text = json.dumps(model.parser_state, indent=1)
+        _atomic_write(model_dir / PARSER_FILE, lambda tmp: Path(tmp).write_text(parser_text))
+        doc["parser"] = {"file": PARSER_FILE, "sha256": _sha256(model_dir / PARSER_FILE)}
+    else:
+        (model_dir / PARSER_FILE).unlink(missing_ok=True)
     text = json.dumps(doc, indent=2, sort_keys=False)
     _atomic_write(model_dir / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
     return model_dir
@@ -164,9 +174,18 @@ def load_model(model_dir, device: str = "auto") -> DeepLogModel:
     except RuntimeError as exc:
         raise ModelFileError(f"{weights}: weights do not fit the configured model ({exc})") from None
     net.eval()
+    parser_state = {}
+    if "parser" in doc:
+        parser_path = model_dir / PARSER_FILE
+        if not parser_path.is_file() or _sha256(parser_path) != doc["parser"].get("sha256"):
+            raise ModelFileError(f"{parser_path}: missing or altered (checksum does not match)")
+        try:
+            parser_state = json.loads(parser_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"{parser_path}: not valid JSON ({exc})") from None
     return DeepLogModel(
         config=config, vocab=vocab, net=net.to(resolve_device(device)),
         train_config=train_config, metrics=doc.get("metrics", {}), data=doc.get("data", {}),
         templates=doc.get("templates", {}), created=doc.get("created", ""),
-        library_version=doc.get("library_version", ""),
+        library_version=doc.get("library_version", ""), parser_state=parser_state,
     )

@@ -7,6 +7,7 @@ ends as one ``error: ...`` line and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -19,13 +20,54 @@ from .detect import score_sessions
 from .errors import ConfigError, DeepLogError
 from .evaluate import evaluate_scores
 from .readers import FORMATS, read_sessions
-from .sessions import ANOMALY, NORMAL, Session
+from .sessions import ANOMALY, NORMAL, SessionSet
+from .grouping import SessionSpec
+from .ingest import ingest, parser_for
+from .presets import PRESETS
+from .sources import S3Options, open_source
 from .train import train
+from tqdm.auto import tqdm
 
 
 def _format_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="auto",
-                   help="input format (default: detected from the content)")
+    p.add_argument("--format", choices=FORMATS + ("raw",), default="auto",
+                   help="input format (default: detected from the content; s3:// is raw)")
+    raw = p.add_argument_group("raw logs (--format raw)")
+    raw.add_argument("--preset", choices=sorted(PRESETS), help="log format preset (default: detected)")
+    raw.add_argument("--log-format", help="custom loghub log format, e.g. '<Date> <Time> <Content>'")
+    raw.add_argument("--session-by", default="id",
+                     help="id[:REGEX] (default HDFS blk_ ids), field:NAME or window:SECONDS[,STEP]")
+    raw.add_argument("--labels", help="session labels, loghub anomaly_label.csv (BlockId,Label)")
+    _s3_args(p)
+
+
+def _s3_args(p: argparse.ArgumentParser) -> None:
+    s3 = p.add_argument_group("S3 (s3://bucket/prefix inputs; credentials: the standard AWS chain)")
+    s3.add_argument("--s3-endpoint-url", default=None, help="S3-compatible endpoint (MinIO, ...)")
+    s3.add_argument("--s3-region", default=None)
+    s3.add_argument("--s3-profile", default=None)
+
+
+def _s3_options(args) -> S3Options:
+    return S3Options(region=args.s3_region, profile=args.s3_profile, endpoint_url=args.s3_endpoint_url)
+
+
+def _is_raw(args, path: str) -> bool:
+    return args.format == "raw" or str(path).startswith("s3://")
+
+
+def load_input(args, path: str, parser_state: Optional[dict] = None):
+    """(SessionSet, Ingested or None) for a session file or a raw log source."""
+    if not _is_raw(args, path):
+        return read_sessions(path, args.format), None
+    result = ingest(open_source(str(path), _s3_options(args)), preset=args.preset,
+                    log_format=args.log_format, parser_state=parser_state or None,
+                    session_by=SessionSpec.parse(args.session_by), labels_path=args.labels)
+    if not getattr(args, "quiet", False):
+        print(f"parsed {result.lines} lines ({result.unmatched_format} outside the log format, "
+              f"{result.replaced_lines} with undecodable bytes) into {len(result.grouped.sessions)} "
+              f"sessions; preset {result.preset or 'custom'}", file=sys.stderr)
+    return result.grouped.sessions, result
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:
@@ -98,12 +140,20 @@ def cmd_train(args) -> int:
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                      val_fraction=args.val_fraction, patience=args.patience,
                      pair_weighting=args.pair_weighting, device=args.device)
-    data = read_sessions(args.train, args.format)
+    data, ingested = load_input(args, args.train)
+    anomalous = [s for s in data if s.label == ANOMALY]
+    if anomalous:  # a model of normal behaviour learns from normal sessions only
+        data = SessionSet([s for s in data if s.label != ANOMALY], data.templates, data.source, data.format)
+        print(f"left out {len(anomalous)} sessions labelled anomalous", file=sys.stderr)
+        if not data.sessions:
+            raise ConfigError("every training session is labelled anomalous; nothing normal to learn")
     keys = {k for s in data for k in s.keys}
     if args.num_classes is not None and len(keys) > args.num_classes:
         raise ConfigError(f"--num-classes {args.num_classes} but the training data has "
                           f"{len(keys)} distinct log keys")
     model = train(data.sessions, config, tc, templates=data.templates, progress=not args.quiet)
+    if ingested is not None:
+        model.parser_state = ingested.parser.to_state()
     path = save_model(model, args.model_dir)
     summary = {k: v for k, v in model.metrics.items() if k != "history"}
     summary.update(model_dir=str(path), sessions=len(data), keys=len(keys))
@@ -111,22 +161,21 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _labelled(path, fmt, label) -> list[Session]:
-    return read_sessions(path, fmt).with_label(label).sessions
-
-
 def cmd_evaluate(args) -> int:
     if args.test and (args.normal or args.abnormal):
         raise ConfigError("give either --test or --normal/--abnormal, not both")
-    if args.test:
-        sessions = read_sessions(args.test, args.format).sessions
-        if any(s.label is None for s in sessions):
-            raise ConfigError(f"{args.test}: --test needs a labelled session CSV (a Label column)")
-    elif args.normal and args.abnormal:
-        sessions = _labelled(args.normal, args.format, NORMAL) + _labelled(args.abnormal, args.format, ANOMALY)
-    else:
+    if not args.test and not (args.normal and args.abnormal):
         raise ConfigError("evaluate needs --test PATH, or both --normal PATH and --abnormal PATH")
     model = load_model(args.model_dir, args.device)
+    state = model.parser_state
+    if args.test:
+        sessions = load_input(args, args.test, state)[0].sessions
+        if any(s.label is None for s in sessions):
+            raise ConfigError(f"{args.test}: --test needs labels (a Label column, or --labels "
+                              "for raw logs); some sessions have none")
+    else:
+        sessions = (load_input(args, args.normal, state)[0].with_label(NORMAL).sessions
+                    + load_input(args, args.abnormal, state)[0].with_label(ANOMALY).sessions)
     scores = score_sessions(model, sessions, num_candidates=args.num_candidates,
                             progress=not args.json)
     metrics = evaluate_scores(scores, args.num_candidates)
@@ -140,21 +189,58 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_detect(args) -> int:
-    data = read_sessions(args.input, args.format)
     model = load_model(args.model_dir, args.device)
+    data, ingested = load_input(args, args.input, model.parser_state)
     scores = score_sessions(model, data.sessions, num_candidates=args.num_candidates, progress=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     flagged = 0
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        for verdict in scores.verdicts(args.num_candidates):
+        for i, verdict in enumerate(scores.verdicts(args.num_candidates)):
             flagged += verdict.anomalous
             if verdict.anomalous or not args.anomalous_only:
-                fh.write(json.dumps(verdict.to_dict()) + "\n")
+                record = verdict.to_dict()
+                if ingested is not None:  # point every event back at its raw line
+                    members = ingested.grouped.members[i]
+                    for event in record["events"]:
+                        if event["position"] < len(members):
+                            src = ingested.grouped.events[members[event["position"]]]
+                            event["line_no"], event["content"] = src.line_no, src.content
+                fh.write(json.dumps(record) + "\n")
     os.replace(tmp, out)
     print(json.dumps({"sessions": len(scores), "anomalous": flagged, "out": str(out),
                       "seconds": round(scores.seconds, 3)}))
+    return 0
+
+
+def cmd_parse(args) -> int:
+    source = open_source(args.input, _s3_options(args))
+    parser, preset = parser_for(source, args.preset, args.log_format)
+    total = sum(1 for _ in tqdm(source.lines(), desc="mining", unit="line", disable=args.quiet,
+                                mininterval=0.5) if _.strip() and parser.add(parser.split(_)[1]) >= 0)
+    parser.lines_seen = total
+    parser.finish()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    fields = parser.format.fields
+    headers = [f for f in fields if f != "Content"]
+    unmatched = unknown = 0
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["LineId", *headers, "Content", "EventId", "EventTemplate", "ParameterList"])
+        for n, event in enumerate(tqdm(parser.parse(source.lines()), total=total, desc="parsing",
+                                       unit="line", disable=args.quiet, mininterval=0.5), start=1):
+            unmatched += not event.matched_format
+            unknown += event.key is None
+            writer.writerow([n, *(event.headers.get(h, "") for h in headers), event.content,
+                             event.key or "", event.template, json.dumps(event.params)])
+    os.replace(tmp, out)
+    if args.templates_out:
+        Path(args.templates_out).write_text(json.dumps(parser.to_state(), indent=1))
+    print(json.dumps({"lines": total, "templates": len(parser.templates), "preset": preset or "custom",
+                      "outside_log_format": unmatched, "out": str(out)}))
     return 0
 
 
@@ -162,6 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deeplog", description="DeepLog log anomaly detection")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+
+    p = sub.add_parser("parse", help="raw logs -> loghub structured CSV (Drain3 templates)")
+    p.add_argument("--input", required=True, help="file, folder, glob or s3://bucket/prefix")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="log format preset (default: detected)")
+    p.add_argument("--log-format", help="custom loghub log format")
+    p.add_argument("--out", required=True, help="structured CSV to write")
+    p.add_argument("--templates-out", help="also write the mined templates (JSON)")
+    p.add_argument("--quiet", action="store_true")
+    _s3_args(p)
 
     p = sub.add_parser("evaluate", help="score labelled sessions and print metrics")
     p.add_argument("--model-dir", required=True)
@@ -184,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "detect": cmd_detect}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "detect": cmd_detect, "parse": cmd_parse}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

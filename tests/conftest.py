@@ -61,3 +61,52 @@ def saved_model(grammar_model, tmp_path_factory):
     from deeplog_core import save_model
 
     return save_model(grammar_model, tmp_path_factory.mktemp("model"))
+
+
+# -- a real S3 wire-protocol server (moto's server mode) in its own process ----------
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto(env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, **(env_extra or {}))
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("moto server did not start")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 endpoint on 127.0.0.1 and test credentials in the environment."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    proc, url = start_moto()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
