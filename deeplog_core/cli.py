@@ -56,12 +56,18 @@ def _is_raw(args, path: str) -> bool:
     return args.format == "raw" or str(path).startswith("s3://")
 
 
-def load_input(args, path: str, parser_state: Optional[dict] = None):
-    """(SessionSet, Ingested or None) for a session file or a raw log source."""
+def load_input(args, path: str, model=None):
+    """(SessionSet, Ingested or None) for a session file or a raw log source.
+
+    With a model, raw lines are matched onto the model's own templates."""
     if not _is_raw(args, path):
         return read_sessions(path, args.format), None
+    if model is not None and not model.parser_state:
+        raise ConfigError(f"{args.model_dir} was trained on session files, not raw logs: its keys "
+                          "cannot be matched to raw lines (train it with --format raw)")
     result = ingest(open_source(str(path), _s3_options(args)), preset=args.preset,
-                    log_format=args.log_format, parser_state=parser_state or None,
+                    log_format=args.log_format,
+                    parser_state=model.parser_state if model is not None else None,
                     session_by=SessionSpec.parse(args.session_by), labels_path=args.labels)
     if not getattr(args, "quiet", False):
         print(f"parsed {result.lines} lines ({result.unmatched_format} outside the log format, "
@@ -167,15 +173,14 @@ def cmd_evaluate(args) -> int:
     if not args.test and not (args.normal and args.abnormal):
         raise ConfigError("evaluate needs --test PATH, or both --normal PATH and --abnormal PATH")
     model = load_model(args.model_dir, args.device)
-    state = model.parser_state
     if args.test:
-        sessions = load_input(args, args.test, state)[0].sessions
+        sessions = load_input(args, args.test, model)[0].sessions
         if any(s.label is None for s in sessions):
             raise ConfigError(f"{args.test}: --test needs labels (a Label column, or --labels "
                               "for raw logs); some sessions have none")
     else:
-        sessions = (load_input(args, args.normal, state)[0].with_label(NORMAL).sessions
-                    + load_input(args, args.abnormal, state)[0].with_label(ANOMALY).sessions)
+        sessions = (load_input(args, args.normal, model)[0].with_label(NORMAL).sessions
+                    + load_input(args, args.abnormal, model)[0].with_label(ANOMALY).sessions)
     scores = score_sessions(model, sessions, num_candidates=args.num_candidates,
                             progress=not args.json)
     metrics = evaluate_scores(scores, args.num_candidates)
@@ -190,7 +195,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_detect(args) -> int:
     model = load_model(args.model_dir, args.device)
-    data, ingested = load_input(args, args.input, model.parser_state)
+    data, ingested = load_input(args, args.input, model)
     scores = score_sessions(model, data.sessions, num_candidates=args.num_candidates, progress=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,10 @@ class LogFormat:
             follows = parts[i + 1] if i + 1 < len(parts) else ""
             # A field that ends at a space cannot hold one: without this, a line that
             # does not fit a ten-field format backtracks for seconds.
-            body = r"\S+" if follows.startswith(" ") else ".*?"
+            if i == len(parts) - 2 and not follows:
+                body = ".*"        # the last field runs to the end: greedy, no backtracking
+            else:
+                body = r"\S+" if follows.startswith(" ") else ".*?"
             pattern += f"(?P<{name}>{body})"
         if "Content" not in self.fields:
             raise ConfigError("a log format needs a <Content> field")

@@ -87,3 +87,14 @@ def test_unwritable_model_dir(grammar_model, tmp_path):
     blocker.write_text("x")
     with pytest.raises(ModelFileError, match="cannot create"):
         save_model(grammar_model, blocker / "sub")
+
+
+def test_parser_state_round_trip_and_tamper_check(grammar_model, tmp_path):
+    import dataclasses
+    state = {"config": {"log_format": "<Content>"}, "templates": {"E1": "hello <*>"}}
+    model = dataclasses.replace(grammar_model, parser_state=state)
+    path = save_model(model, tmp_path / "raw")
+    assert load_model(path).parser_state == state
+    (path / "parser.json").write_text(json.dumps({"config": {}, "templates": {"E1": "x"}}))
+    with pytest.raises(ModelFileError, match="parser.json"):
+        load_model(path)

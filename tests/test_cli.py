@@ -99,6 +99,8 @@ def test_python_m_train_is_the_same_entry_point(workdir, tmp_path):
     (["evaluate", "--model-dir", "{train}", "--test", "{train}"], "not a model directory"),
     (["evaluate", "--model-dir", "x", "--normal", "{train}"], "needs --test PATH"),
     (["detect", "--model-dir", "nowhere", "--input", "{train}", "--out", "o.jsonl"], "not a model directory"),
+    (["parse", "--input", "nowhere.log", "--out", "o.csv"], "no such file"),
+    (["train", "--train", "{train}", "--model-dir", "x", "--format", "raw", "--session-by", "by:what"], "--session-by"),
 ])
 def test_bad_input_exits_2_with_one_clear_line(workdir, args, fragment):
     args = [a.replace("{train}", str(workdir / "train.csv")) for a in args]
@@ -106,3 +108,66 @@ def test_bad_input_exits_2_with_one_clear_line(workdir, args, fragment):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert fragment in result.stderr
+
+
+# -- raw logs ---------------------------------------------------------------------------
+
+import csv as _csv
+
+from conftest import ASSETS
+
+
+def test_parse_writes_a_loghub_structured_csv(tmp_path):
+    out = tmp_path / "structured.csv"
+    result = run("parse", "--input", ASSETS / "HDFS_5k.log", "--out", out, "--quiet",
+                 "--templates-out", tmp_path / "templates.json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["lines"] == 5000 and summary["preset"] == "HDFS" and summary["outside_log_format"] == 0
+    rows = list(_csv.DictReader(out.open()))
+    assert list(rows[0]) == ["LineId", "Date", "Time", "Pid", "Level", "Component", "Content",
+                             "EventId", "EventTemplate", "ParameterList"]
+    assert len(rows) == 5000 and rows[0]["EventTemplate"] == "Receiving block <*> src: /<*> dest: /<*>"
+    assert json.loads(rows[0]["ParameterList"])[0] == "blk_-1608999687919862906"
+    assert len({r["EventId"] for r in rows}) == summary["templates"]
+
+
+def test_raw_logs_train_evaluate_detect(tmp_path):
+    raw = ["--format", "raw", "--preset", "HDFS", "--labels", ASSETS / "anomaly_label.csv"]
+    model = tmp_path / "m"
+    result = run("train", "--train", ASSETS / "HDFS_5k.log", "--model-dir", model, *raw,
+                 "--epochs", "40", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "left out 13 sessions labelled anomalous" in result.stderr
+    assert (model / "parser.json").is_file()
+    result = run("evaluate", "--model-dir", model, "--test", ASSETS / "HDFS_5k.log", *raw, "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["sessions"] == 626 and metrics["tp"] + metrics["fn"] == 13
+    out = tmp_path / "v.jsonl"
+    result = run("detect", "--model-dir", model, "--input", ASSETS / "HDFS_5k.log", "--format", "raw",
+                 "--out", out, "--anomalous-only")
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(out.read_text().splitlines()[0])
+    event = verdict["events"][0]
+    assert event["line_no"] >= 1 and "blk_" in event["content"]
+
+
+def test_raw_input_needs_a_model_trained_on_raw_logs(trained, tmp_path):
+    result = run("detect", "--model-dir", trained[0], "--input", ASSETS / "HDFS_5k.log", "--format", "raw",
+                 "--out", tmp_path / "o.jsonl")
+    assert result.returncode == 2 and "trained on session files" in result.stderr
+
+
+def test_parse_from_s3(s3_endpoint, tmp_path):
+    import boto3
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket="cli-logs")
+    client.put_object(Bucket="cli-logs", Key="hdfs/a.log", Body=(ASSETS / "HDFS_5k.log").read_bytes())
+    result = run("parse", "--input", "s3://cli-logs/hdfs/", "--s3-endpoint-url", s3_endpoint,
+                 "--s3-region", "us-east-1", "--out", tmp_path / "s.csv", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["lines"] == 5000
+    result = run("parse", "--input", "s3://no-bucket/x", "--s3-endpoint-url", s3_endpoint,
+                 "--out", tmp_path / "t.csv", "--quiet")
+    assert result.returncode == 2 and "bucket does not exist" in result.stderr

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from conftest import ASSETS
+from deeplog_core.errors import ConfigError, DataFormatError
+from deeplog_core.parsing import LogFormat, LogParser, ParserConfig, choose_preset
+from deeplog_core.presets import PRESETS
+
+HDFS_LINES = (ASSETS / "HDFS_5k.log").read_text().splitlines()
+
+
+def test_log_format_splits_headers_and_content():
+    fmt = LogFormat(PRESETS["HDFS"].log_format)
+    fields = fmt.match(HDFS_LINES[0])
+    assert fields["Date"] == "081109" and fields["Level"] == "INFO"
+    assert fields["Component"] == "dfs.DataNode$DataXceiver"
+    assert fields["Content"].startswith("Receiving block blk_-1608999687919862906")
+    assert fmt.match("not a log line") is None
+
+
+def test_all_sixteen_presets_compile():
+    assert len(PRESETS) == 16
+    for preset in PRESETS.values():
+        assert "Content" in LogFormat(preset.log_format).fields
+
+
+def test_invalid_formats_are_refused():
+    with pytest.raises(ConfigError, match="Content"):
+        LogFormat("<Date> <Time>")
+    with pytest.raises(ConfigError, match="unknown preset"):
+        ParserConfig.from_preset("NoSuchSystem")
+
+
+def test_preset_is_chosen_from_a_sample():
+    preset, rate = choose_preset(HDFS_LINES[:100])
+    assert preset.name == "HDFS" and rate == 1.0
+    with pytest.raises(DataFormatError, match="empty"):
+        choose_preset(["", "  "])
+
+
+def test_templates_keys_parameters_and_timestamps():
+    parser = LogParser(ParserConfig.from_preset("HDFS")).fit(HDFS_LINES)
+    templates = parser.templates
+    assert "Receiving block <*> src: /<*> dest: /<*>" in templates.values()
+    assert any(t.startswith("PacketResponder <*> for block <*> terminating") for t in templates.values())
+    events = list(parser.parse(HDFS_LINES[:3]))
+    first = events[0]
+    assert templates[first.key] == "Receiving block <*> src: /<*> dest: /<*>"
+    assert first.params == ["blk_-1608999687919862906", "10.250.19.102:54106", "10.250.19.102:50010"]
+    assert first.timestamp is not None and first.headers["Pid"] == "143"
+    received = next(e for e in parser.parse(HDFS_LINES) if e.template.startswith("Received block <*> of size"))
+    assert isinstance(received.params[1], float)                 # sizes come out as numbers
+
+
+def test_lines_outside_the_format_are_kept_and_counted():
+    lines = HDFS_LINES[:50] + ["garbage that fits no header", "   "]
+    parser = LogParser(ParserConfig.from_preset("HDFS")).fit(lines)
+    assert parser.lines_seen == 51 and parser.unmatched_format == 1
+    events = list(parser.parse(lines))
+    assert len(events) == 51 and not events[-1].matched_format
+    assert events[-1].content == "garbage that fits no header" and events[-1].key is not None
+
+
+def test_state_round_trip_and_unknown_lines():
+    parser = LogParser(ParserConfig.from_preset("HDFS")).fit(HDFS_LINES)
+    state = json.loads(json.dumps(parser.to_state()))
+    again = LogParser.from_state(state)
+    keys = [e.key for e in parser.parse(HDFS_LINES)]
+    assert [e.key for e in again.parse(HDFS_LINES)] == keys
+    novel = "081109 203518 143 INFO dfs.DataNode: Disk failure on volume /data/3 while writing"
+    assert next(again.parse([novel])).key is None                   # unknown, not a near miss
+    with pytest.raises(DataFormatError, match="invalid parser state"):
+        LogParser.from_state({"config": {}, "templates": {}})
+    with pytest.raises(DataFormatError, match="invalid parser state"):
+        LogParser.from_state({"config": state["config"], "templates": {"E1": 5}})
+
+
+def test_parse_before_fit_is_an_error():
+    with pytest.raises(ConfigError, match="no templates"):
+        list(LogParser(ParserConfig.from_preset("HDFS")).parse(HDFS_LINES[:1]))
