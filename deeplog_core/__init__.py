@@ -23,7 +23,7 @@ from .evaluate import evaluate_scores
 from .readers import parse_sessions, read_sessions
 from .serving import input_fn, model_fn, output_fn, predict_fn
 from .sessions import Session, SessionSet
-from .train import train
+from .training import train
 from .vocab import Vocabulary
 
 __all__ = [

@@ -21,11 +21,12 @@ from .errors import ConfigError, DeepLogError
 from .evaluate import evaluate_scores
 from .readers import FORMATS, read_sessions
 from .sessions import ANOMALY, NORMAL, SessionSet
+from .distributed import teardown
 from .grouping import SessionSpec
 from .ingest import ingest, parser_for
 from .presets import PRESETS
 from .sources import S3Options, open_source
-from .train import train
+from .training import train
 from tqdm.auto import tqdm
 
 
@@ -116,6 +117,9 @@ def _train_parser(sub) -> None:
                    help="seed flag: the number of log keys; checked against the data")
     p.add_argument("--local", action="store_true", help="seed flag: run here (always the case)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the model directory's checkpoint (automatic after a torchrun restart)")
+    p.add_argument("--progress-file", help="append one JSON line per epoch here (rank 0)")
     _device_arg(p)
 
 
@@ -157,7 +161,15 @@ def cmd_train(args) -> int:
     if args.num_classes is not None and len(keys) > args.num_classes:
         raise ConfigError(f"--num-classes {args.num_classes} but the training data has "
                           f"{len(keys)} distinct log keys")
-    model = train(data.sessions, config, tc, templates=data.templates, progress=not args.quiet)
+    check_writable(args.model_dir)
+    try:
+        model = train(data.sessions, config, tc, templates=data.templates, progress=not args.quiet,
+                      checkpoint_dir=args.model_dir, resume=args.resume,
+                      progress_file=args.progress_file)
+        if int(os.environ.get("RANK", "0")) != 0:
+            return 0  # under torchrun, rank 0 alone writes the model
+    finally:
+        teardown()
     if ingested is not None:
         model.parser_state = ingested.parser.to_state()
     path = save_model(model, args.model_dir)
@@ -165,6 +177,17 @@ def cmd_train(args) -> int:
     summary.update(model_dir=str(path), sessions=len(data), keys=len(keys))
     print(json.dumps(summary))
     return 0
+
+
+def check_writable(model_dir: str) -> None:
+    """Fail before training, not after it, when the model cannot be written."""
+    path = Path(model_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create model directory {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"model directory {path} is not writable")
 
 
 def cmd_evaluate(args) -> int:

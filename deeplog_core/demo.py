@@ -12,7 +12,7 @@ from .config import ModelConfig, TrainConfig
 from .errors import ModelFileError
 from .readers import read_sessions
 from .sessions import SessionSet, fingerprint
-from .train import train
+from .training import train
 
 DEMO_CONFIG = ModelConfig()
 DEMO_TRAIN = TrainConfig(seed=1234)
