@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from deeplog_core import DeepLogError
-from deeplog_core.demo import demo_data, demo_model, workspace_dir
+from deeplog_core.demo import demo_data, demo_model
+from deeplog_core.store import workspace_dir
 
 
 @st.cache_resource(show_spinner="Training the demo model on the bundled HDFS sample…")

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -272,10 +273,78 @@ def cmd_parse(args) -> int:
     return 0
 
 
+def _runner(args):
+    from .jobs import JobRunner
+    from .store import Store, workspace_dir
+
+    db = Path(args.db) if args.db else workspace_dir() / "deeplog.db"
+    return JobRunner(Store(db), db.parent / "jobs")
+
+
+def _job_view(job: dict, runner) -> dict:
+    view = {k: job[k] for k in ("id", "status", "dataset", "model_dir", "pid", "error", "metrics",
+                                "model_version", "log_path")}
+    view["launcher"] = job["launcher"]
+    for k in ("created", "started", "finished"):
+        view[k] = datetime.fromtimestamp(job[k], timezone.utc).isoformat(timespec="seconds") if job[k] else None
+    progress = runner.progress(job["id"])
+    view["progress"] = progress[-1] if progress else None
+    return view
+
+
+def cmd_jobs(args) -> int:
+    from .jobs import Launcher, flags_to_params, log_tail
+
+    runner = _runner(args)
+    if args.jobs_command == "start":
+        launcher = Launcher(args.launcher, args.nproc_per_node, args.nnodes, args.rdzv_endpoint or "",
+                            args.max_restarts)
+        job_id = runner.start(args.train, args.model_dir, flags_to_params(args.train_flags), launcher)
+        job = runner.get(job_id)
+        print(json.dumps(_job_view(job, runner)))
+        return 0 if job["status"] != "failed" else 2
+    if args.jobs_command == "list":
+        for job in runner.list():
+            p = runner.progress(job["id"])
+            epoch = f"epoch {p[-1]['epoch']}/{p[-1]['epochs']}" if p else ""
+            print(f"{job['id']:>4}  {job['status']:<10} {job['launcher']['kind']:<8} {epoch:<14} {job['dataset']}")
+        return 0
+    job = runner.get(args.id)
+    if job is None:
+        raise ConfigError(f"no job {args.id}")
+    if args.jobs_command == "cancel":
+        changed = runner.cancel(args.id)
+        print(json.dumps({"id": args.id, "cancelled": changed, "status": runner.get(args.id)["status"]}))
+        return 0
+    view = _job_view(job, runner)
+    view["log_tail"] = log_tail(job["log_path"], 20)
+    print(json.dumps(view, indent=None if args.json else 2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deeplog", description="DeepLog log anomaly detection")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+
+    jobs = sub.add_parser("jobs", help="training jobs in the background: start, list, show, cancel")
+    jsub = jobs.add_subparsers(dest="jobs_command", required=True)
+    js = jsub.add_parser("start", help="start a training job; flags after the known ones go to training")
+    js.add_argument("--train", required=True, help="the dataset to train on")
+    js.add_argument("--model-dir", required=True)
+    js.add_argument("--launcher", choices=("python", "torchrun"), default="python")
+    js.add_argument("--nproc-per-node", type=int, default=1)
+    js.add_argument("--nnodes", type=int, default=1)
+    js.add_argument("--rdzv-endpoint", help="HOST:PORT for several nodes")
+    js.add_argument("--max-restarts", type=int, default=0)
+    for name, extra in (("list", None), ("show", "id"), ("cancel", "id")):
+        q = jsub.add_parser(name)
+        if extra:
+            q.add_argument("id", type=int)
+        if name == "show":
+            q.add_argument("--json", action="store_true", help="one line")
+    for q in [js, *[jsub.choices[n] for n in ("list", "show", "cancel")]]:
+        q.add_argument("--db", help="state database (default: $DEEPLOG_WORKSPACE/deeplog.db)")
 
     p = sub.add_parser("parse", help="raw logs -> loghub structured CSV (Drain3 templates)")
     p.add_argument("--input", required=True, help="file, folder, glob or s3://bucket/prefix")
@@ -307,11 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "detect": cmd_detect, "parse": cmd_parse}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "detect": cmd_detect, "parse": cmd_parse,
+            "jobs": cmd_jobs}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not (args.command == "jobs" and args.jobs_command == "start"):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.train_flags = rest
     if getattr(args, "num_candidates", None) is not None and args.num_candidates < 1:
         print("error: --num-candidates must be a positive integer", file=sys.stderr)
         return 2

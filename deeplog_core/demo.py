@@ -12,6 +12,7 @@ from .config import ModelConfig, TrainConfig
 from .errors import ModelFileError
 from .readers import read_sessions
 from .sessions import SessionSet, fingerprint
+from .store import workspace_dir
 from .training import train
 
 DEMO_CONFIG = ModelConfig()
@@ -20,12 +21,6 @@ DEMO_TRAIN = TrainConfig(seed=1234)
 
 def assets_dir() -> Path:
     return Path(os.environ.get("DEEPLOG_ASSETS", Path(__file__).resolve().parents[1] / "assets"))
-
-
-def workspace_dir() -> Path:
-    path = Path(os.environ.get("DEEPLOG_WORKSPACE", Path.cwd() / "workspace"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def demo_data() -> tuple[SessionSet, SessionSet]:
