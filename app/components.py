@@ -16,6 +16,15 @@ def cached_demo_model():
     return demo_model(workspace_dir())
 
 
+@st.cache_resource
+def job_runner():
+    from deeplog_core.jobs import JobRunner
+    from deeplog_core.store import Store
+
+    ws = workspace_dir()
+    return JobRunner(Store(ws / "deeplog.db"), ws / "jobs")
+
+
 @st.cache_data(show_spinner=False)
 def cached_demo_data():
     return demo_data()

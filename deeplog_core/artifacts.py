@@ -87,8 +87,8 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def save_model(model: DeepLogModel, model_dir) -> Path:
-    """Write `model` to `model_dir` (created if needed); weights first, config last."""
+def prepare_model_dir(model_dir) -> Path:
+    """Create a model directory and make sure it can be written: before training, not after."""
     model_dir = Path(model_dir)
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
@@ -96,6 +96,12 @@ def save_model(model: DeepLogModel, model_dir) -> Path:
         raise ModelFileError(f"cannot create model directory {model_dir}: {exc.strerror}") from None
     if not os.access(model_dir, os.W_OK):
         raise ModelFileError(f"model directory {model_dir} is not writable")
+    return model_dir
+
+
+def save_model(model: DeepLogModel, model_dir) -> Path:
+    """Write `model` to `model_dir` (created if needed); weights first, config last."""
+    model_dir = prepare_model_dir(model_dir)
     weights = model_dir / WEIGHTS_FILE
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
     _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT}))

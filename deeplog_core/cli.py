@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .artifacts import load_model, save_model
+from .artifacts import load_model, prepare_model_dir, save_model
 from .config import INPUT_MODES, PAIR_WEIGHTINGS, ModelConfig, TrainConfig
 from .detect import score_sessions
 from .errors import ConfigError, DeepLogError
@@ -100,7 +100,7 @@ def _train_parser(sub) -> None:
                    help=f"how keys enter the LSTM (default {d.input_mode}; "
                         "--input-size 1 alone selects scalar, as in the seed)")
     p.add_argument("--input-size", type=int, default=None,
-                   help="1: the key as one number (seed); otherwise the embedding size")
+                   help="1: the key as one number (seed); N > 1: an N-d learned embedding")
     p.add_argument("--no-session-end", action="store_true",
                    help="do not model the end of a session (sessions that stop early go unseen)")
     p.add_argument("--epochs", type=int, default=t.epochs, help="maximum epochs")
@@ -126,8 +126,8 @@ def _train_parser(sub) -> None:
 
 def _model_config(args) -> ModelConfig:
     mode = args.input_mode
-    if mode is None:
-        mode = "scalar" if args.input_size == 1 else ModelConfig.input_mode
+    if mode is None:  # the seed's --input-size: 1 is the scalar key, N an N-d embedding
+        mode = {None: ModelConfig.input_mode, 1: "scalar"}.get(args.input_size, "embedding")
     if args.input_size is not None and args.input_size < 1:
         raise ConfigError(f"--input-size must be positive, got {args.input_size}")
     embedding_dim = ModelConfig.embedding_dim
@@ -162,7 +162,7 @@ def cmd_train(args) -> int:
     if args.num_classes is not None and len(keys) > args.num_classes:
         raise ConfigError(f"--num-classes {args.num_classes} but the training data has "
                           f"{len(keys)} distinct log keys")
-    check_writable(args.model_dir)
+    prepare_model_dir(args.model_dir)
     try:
         model = train(data.sessions, config, tc, templates=data.templates, progress=not args.quiet,
                       checkpoint_dir=args.model_dir, resume=args.resume,
@@ -178,17 +178,6 @@ def cmd_train(args) -> int:
     summary.update(model_dir=str(path), sessions=len(data), keys=len(keys))
     print(json.dumps(summary))
     return 0
-
-
-def check_writable(model_dir: str) -> None:
-    """Fail before training, not after it, when the model cannot be written."""
-    path = Path(model_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create model directory {path}: {exc.strerror}") from None
-    if not os.access(path, os.W_OK):
-        raise ConfigError(f"model directory {path} is not writable")
 
 
 def cmd_evaluate(args) -> int:
@@ -218,38 +207,57 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_detect(args) -> int:
-    model = load_model(args.model_dir, args.device)
-    data, ingested = load_input(args, args.input, model)
-    scores = score_sessions(model, data.sessions, num_candidates=args.num_candidates, progress=True)
+    """Score sessions; under torchrun each rank scores every world-size-th session and
+    rank 0 merges the verdicts back into input order (the same file as one process)."""
+    from .distributed import setup
+
+    ctx = setup(args.device)
+    try:
+        model = load_model(args.model_dir, str(ctx.device) if ctx.enabled else args.device)
+        data, ingested = load_input(args, args.input, model)
+        mine = list(range(ctx.rank, len(data.sessions), ctx.world_size))
+        scores = score_sessions(model, [data.sessions[i] for i in mine],
+                                num_candidates=args.num_candidates, progress=ctx.is_main)
+        records = []
+        for i, verdict in zip(mine, scores.verdicts(args.num_candidates)):
+            record = verdict.to_dict()
+            if ingested is not None:  # point every event back at its raw line
+                members = ingested.grouped.members[i]
+                for event in record["events"]:
+                    if event["position"] < len(members):
+                        src = ingested.grouped.events[members[event["position"]]]
+                        event["line_no"], event["content"] = src.line_no, src.content
+            records.append((i, record))
+        if ctx.enabled:
+            import torch.distributed as dist
+
+            gathered = [None] * ctx.world_size if ctx.is_main else None
+            dist.gather_object(records, gathered, dst=0)
+            if not ctx.is_main:
+                return 0
+            records = sorted((r for part in gathered for r in part), key=lambda r: r[0])
+    finally:
+        teardown()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    flagged = 0
     tmp = out.with_name(f".{out.name}.tmp")
+    flagged = 0
     with open(tmp, "w", encoding="utf-8") as fh:
-        for i, verdict in enumerate(scores.verdicts(args.num_candidates)):
-            flagged += verdict.anomalous
-            if verdict.anomalous or not args.anomalous_only:
-                record = verdict.to_dict()
-                if ingested is not None:  # point every event back at its raw line
-                    members = ingested.grouped.members[i]
-                    for event in record["events"]:
-                        if event["position"] < len(members):
-                            src = ingested.grouped.events[members[event["position"]]]
-                            event["line_no"], event["content"] = src.line_no, src.content
+        for _, record in records:
+            flagged += record["anomalous"]
+            if record["anomalous"] or not args.anomalous_only:
                 fh.write(json.dumps(record) + "\n")
     os.replace(tmp, out)
-    print(json.dumps({"sessions": len(scores), "anomalous": flagged, "out": str(out),
-                      "seconds": round(scores.seconds, 3)}))
+    print(json.dumps({"sessions": len(records), "anomalous": flagged, "out": str(out),
+                      "seconds": round(scores.seconds, 3), "world_size": ctx.world_size}))
     return 0
 
 
 def cmd_parse(args) -> int:
     source = open_source(args.input, _s3_options(args))
     parser, preset = parser_for(source, args.preset, args.log_format)
-    total = sum(1 for _ in tqdm(source.lines(), desc="mining", unit="line", disable=args.quiet,
-                                mininterval=0.5) if _.strip() and parser.add(parser.split(_)[1]) >= 0)
-    parser.lines_seen = total
-    parser.finish()
+    parser.fit(tqdm(source.lines(), desc="mining", unit="line", disable=args.quiet, mininterval=0.5))
+    total = parser.lines_seen
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -26,9 +26,9 @@ class ModelConfig:
     hidden_size     alpha: LSTM units per layer.
     num_layers      L: stacked LSTM layers.
     num_candidates  g: an event is normal when its key is among the g most likely.
-    input_mode      how a key enters the LSTM: a learned embedding (default, measured
-                    best), a one-hot vector (the paper), or the key id as one number
-                    (the seed's ``--input-size 1``).
+    input_mode      how a key enters the LSTM: a one-hot vector (the paper; default,
+                    measured best: bench/ablation.py), a learned embedding, or the key id
+                    as one number (the seed's ``--input-size 1``).
     embedding_dim   size of the embedding when input_mode is "embedding".
     session_end     append an end-of-session key, so a session that stops early is an
                     event the model can find unlikely (see docs/architecture.md).
@@ -45,7 +45,7 @@ class ModelConfig:
     hidden_size: int = 64
     num_layers: int = 2
     num_candidates: int = 9
-    input_mode: str = "embedding"
+    input_mode: str = "onehot"
     embedding_dim: int = 16
     session_end: bool = True
     dropout: float = 0.0

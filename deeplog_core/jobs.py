@@ -93,7 +93,8 @@ def flags_to_params(flags: list[str]) -> dict:
 
 def validate(dataset: str, model_dir: str, params: dict) -> list[str]:
     """The full training argument list, or a ConfigError saying what is wrong."""
-    from .cli import _model_config, build_parser, check_writable
+    from .artifacts import prepare_model_dir
+    from .cli import _model_config, build_parser
     from .config import TrainConfig
 
     if not dataset.startswith("s3://") and not Path(dataset).exists():
@@ -109,7 +110,7 @@ def validate(dataset: str, model_dir: str, params: dict) -> list[str]:
     TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                 val_fraction=args.val_fraction, patience=args.patience,
                 pair_weighting=args.pair_weighting, device=args.device)
-    check_writable(model_dir)
+    prepare_model_dir(model_dir)
     return args_list
 
 
@@ -138,11 +139,15 @@ class JobRunner:
         self.jobs_dir = Path(jobs_dir)
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, dataset: str, model_dir: str, params: Optional[dict] = None,
+    def start(self, dataset: str, model_dir: Optional[str] = None, params: Optional[dict] = None,
               launcher: Launcher = Launcher()) -> int:
+        """Start a job (model_dir defaults to models/job-ID beside the jobs folder)."""
         params = dict(params or {})
         job_id = self.store.create_job(dataset=dataset, params=params, launcher=asdict(launcher),
                                        model_dir=model_dir)
+        if model_dir is None:
+            model_dir = str(self.jobs_dir.parent / "models" / f"job-{job_id}")
+            self.store.update_job(job_id, model_dir=model_dir)
         folder = self.jobs_dir / str(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         log, progress = folder / "train.log", folder / "progress.jsonl"

@@ -66,6 +66,19 @@ def test_demo_journey_in_chromium(app_url, tmp_path):
         charts.nth(2).wait_for(timeout=30_000)          # two overview plots + the candidates
         page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=30_000)
         page.wait_for_timeout(1500)                     # let the grids paint
-        page.screenshot(path=str(os.environ.get("DEEPLOG_SCREENSHOT", tmp_path / "overview.png")),
-                        full_page=True)
+        shots = os.environ.get("DEEPLOG_SCREENSHOTS", str(tmp_path))
+        page.screenshot(path=f"{shots}/overview.png", full_page=True)
+
+        # train a model as a job and watch it finish, live
+        page.get_by_role("link", name="Train").click()
+        page.get_by_text("Train a model").wait_for(timeout=60_000)
+        epochs = page.get_by_label("Epochs")
+        epochs.fill("3")
+        epochs.press("Enter")
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text("Job 1: succeeded").wait_for(timeout=180_000)
+        page.get_by_text("Model written to").wait_for(timeout=10_000)
+        assert "Traceback" not in page.inner_text("body")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=f"{shots}/train.png", full_page=True)
         browser.close()
