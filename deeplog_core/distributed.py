@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -61,8 +62,28 @@ def setup(device: str = "auto") -> DistContext:
     else:
         dev = torch.device("cpu")
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        dist.init_process_group("nccl" if use_cuda else "gloo", store=_attempt_store(rank, world),
+                                rank=rank, world_size=world, timeout=INIT_TIMEOUT)
     return DistContext(rank, world, local_rank, dev)
+
+
+INIT_TIMEOUT = timedelta(minutes=2)
+
+
+def _attempt_store(rank: int, world: int) -> dist.Store:
+    """The rendezvous store, namespaced by torchrun's restart count.
+
+    After a worker dies and torchrun restarts the group, peers must never read the
+    addresses the previous attempt published (seen here: the restarted gloo mesh waits
+    for ever on a dead peer's port). A prefix per attempt keeps each attempt apart, and
+    the timeout turns any remaining wait into a failure torchrun can restart from.
+    """
+    host, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(host, port, world, is_master=(rank == 0 and not agent_store),
+                          timeout=INIT_TIMEOUT, multi_tenant=not agent_store)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return dist.PrefixStore(f"deeplog/attempt-{attempt}", store)
 
 
 def teardown() -> None:

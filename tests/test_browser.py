@@ -72,11 +72,13 @@ def test_demo_journey_in_chromium(app_url, tmp_path):
         # train a model as a job and watch it finish, live
         page.get_by_role("link", name="Train").click()
         page.get_by_text("Train a model").wait_for(timeout=60_000)
-        epochs = page.get_by_label("Epochs")
-        epochs.fill("3")
-        epochs.press("Enter")
+        page.get_by_label("Epochs").fill("3")       # no Enter: in a form, Enter submits it
         page.get_by_role("button", name="Start training").click()
-        page.get_by_text("Job 1: succeeded").wait_for(timeout=180_000)
+        try:
+            page.get_by_text("Job 1: succeeded").wait_for(timeout=120_000)
+        except Exception:
+            page.screenshot(path=f"{shots}/train-failed.png", full_page=True)
+            raise AssertionError("the job did not succeed; page says:\n" + page.inner_text("body")[-3000:])
         page.get_by_text("Model written to").wait_for(timeout=10_000)
         assert "Traceback" not in page.inner_text("body")
         page.wait_for_timeout(1500)

@@ -78,6 +78,8 @@ def watch(job_id: int) -> None:
         st.error(job["error"] or "the job failed")
     if status == "succeeded":
         st.success(f"Model written to {job['model_dir']}")
+    with st.expander("Log"):
+        st.code(log_tail(job["log_path"], 30) or "(empty)", language="text")
 
 
 if "watch_job" in st.session_state:
@@ -92,6 +94,7 @@ if jobs:
         "val loss": (j["metrics"] or {}).get("val_loss"), "error": (j["error"] or "")[:80],
     } for j in jobs]), hide_index=True, use_container_width=True)
     pick = st.selectbox("Log of job", [j["id"] for j in jobs], key="log_job")
-    st.code(log_tail(runner.store.get_job(pick)["log_path"], 30) or "(empty)", language="text")
+    if st.button("Show log", key="show_log"):
+        st.code(log_tail(runner.store.get_job(pick)["log_path"], 30) or "(empty)", language="text")
 else:
     st.caption("No jobs yet.")
