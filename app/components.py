@@ -6,7 +6,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from deeplog_core import DeepLogError
 from deeplog_core.demo import demo_data, demo_model
 from deeplog_core.store import workspace_dir
 
@@ -48,10 +47,6 @@ def candidate_chart(event, title: str) -> go.Figure:
     fig.update_layout(title=title, height=60 + 28 * len(keys), margin=dict(l=10, r=10, t=40, b=10),
                       yaxis=dict(autorange="reversed"), xaxis_title="probability")
     return fig
-
-
-def show_error(exc: DeepLogError) -> None:
-    st.error(str(exc))
 
 
 def events_frame(verdict, templates: dict) -> pd.DataFrame:

@@ -211,6 +211,8 @@ class LogParser:
             self.lines_seen += 1
             self.unmatched_format += not ok
             self.add(content)
+        if not self.lines_seen:
+            raise DataFormatError("no log lines to learn templates from: the input is empty")
         self.finish()
         return self
 

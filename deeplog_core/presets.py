@@ -1,6 +1,6 @@
 """Header formats of the 16 loghub systems, with the logpai benchmark's Drain settings.
 
-log_format follows the logparser convention: <Field> placeholders between literal
+log_format follows the logparser convention: <Field> names between literal
 regex text (spaces match any run of spaces). `regexes` are the benchmark's masking
 regexes, `sim_th` and `depth` its Drain settings; `timestamp` names the header fields
 that make a time and how to read them (epoch seconds when the format is "epoch").

@@ -100,10 +100,16 @@ def test_python_m_train_is_the_same_entry_point(workdir, tmp_path):
     (["evaluate", "--model-dir", "x", "--normal", "{train}"], "needs --test PATH"),
     (["detect", "--model-dir", "nowhere", "--input", "{train}", "--out", "o.jsonl"], "not a model directory"),
     (["parse", "--input", "nowhere.log", "--out", "o.csv"], "no such file"),
+    (["parse", "--input", "{empty}", "--out", "o.csv"], "empty"),
+    (["parse", "--input", "{empty}", "--preset", "HDFS", "--out", "o.csv"], "input is empty"),
+    (["parse", "--input", "{binary}", "--out", "o.csv"], "binary"),
     (["train", "--train", "{train}", "--model-dir", "x", "--format", "raw", "--session-by", "by:what"], "--session-by"),
 ])
 def test_bad_input_exits_2_with_one_clear_line(workdir, args, fragment):
-    args = [a.replace("{train}", str(workdir / "train.csv")) for a in args]
+    (workdir / "empty.log").write_text("")
+    (workdir / "core.bin").write_bytes(bytes(range(256)) * 64)
+    args = [a.replace("{train}", str(workdir / "train.csv")).replace("{empty}", str(workdir / "empty.log"))
+            .replace("{binary}", str(workdir / "core.bin")) for a in args]
     result = run(*args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
