@@ -14,6 +14,7 @@ session is anomalous when any event is.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Iterator, Optional, Sequence
 
@@ -85,10 +86,12 @@ class Scores:
     def __len__(self) -> int:
         return len(self.sessions)
 
-    def event_anomalous(self, g: Optional[int] = None) -> np.ndarray:
+    def event_anomalous(self, g: Optional[int] = None, rows: slice = slice(None)) -> np.ndarray:
+        """Anomaly flag per event (of `rows` only, so one session's verdict costs its size)."""
         g = g or self.num_candidates
-        early_end = (self.target == EOS) & (self.probability < self.model.config.min_end_probability)
-        return (self.target == UNK) | (self.rank > g) | early_end
+        target, rank, prob = self.target[rows], self.rank[rows], self.probability[rows]
+        early_end = (target == EOS) & (prob < self.model.config.min_end_probability)
+        return (target == UNK) | (rank > g) | early_end
 
     def session_anomalous(self, g: Optional[int] = None) -> np.ndarray:
         flags = self.event_anomalous(g).astype(np.int64)
@@ -101,7 +104,7 @@ class Scores:
         vocab = self.model.vocab
         session = self.sessions[i]
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        flags = self.event_anomalous(g)[lo:hi]
+        flags = self.event_anomalous(g, slice(lo, hi))
         events = []
         for j in range(lo, hi):
             pos, tid = int(self.position[j]), int(self.target[j])
@@ -133,8 +136,6 @@ def score_sessions(model: DeepLogModel, sessions: Sequence[Session], *,
                    num_candidates: Optional[int] = None, batch_size: Optional[int] = None,
                    progress: bool = False) -> Scores:
     """Score every event of `sessions`; each distinct history goes through the LSTM once."""
-    import time
-
     start = time.perf_counter()
     cfg, vocab, net = model.config, model.vocab, model.net
     g = num_candidates or cfg.num_candidates

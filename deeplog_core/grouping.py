@@ -17,7 +17,7 @@ from typing import Iterable, Optional, Sequence
 
 from .errors import ConfigError, DataFormatError
 from .parsing import Event
-from .readers import _parse_label, _read_all
+from .readers import parse_label, read_text
 from .sessions import ANOMALY, NORMAL, Session, SessionSet
 
 HDFS_BLOCK = r"blk_-?\d+"
@@ -124,14 +124,14 @@ def group(events: Sequence[Event], spec: SessionSpec = SessionSpec(),
 
 def read_label_file(path) -> dict[str, int]:
     """Session labels from a loghub ``anomaly_label.csv`` (BlockId,Label)."""
-    rows = csv.reader(io.StringIO(_read_all(path)))
+    rows = csv.reader(io.StringIO(read_text(path)))
     header = next(rows, None)
     if not header or len(header) < 2:
         raise DataFormatError(f"{path}: a label file needs two columns, an id and a label")
     labels = {}
     for n, row in enumerate(rows, start=2):
         if len(row) >= 2 and row[0].strip():
-            labels[row[0].strip()] = _parse_label(row[1], f"{path}:{n}")
+            labels[row[0].strip()] = parse_label(row[1], f"{path}:{n}")
     return labels
 
 

@@ -43,7 +43,7 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
     return io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
 
 
-def _read_all(path) -> str:
+def read_text(path) -> str:
     try:
         with open_text(path) as fh:
             text = fh.read()
@@ -89,7 +89,7 @@ def _parse_deeplog(text: str, path: str) -> SessionSet:
     return SessionSet(sessions, source=str(path), format="deeplog", skipped_lines=skipped)
 
 
-def _parse_label(value: str, where: str) -> Optional[int]:
+def parse_label(value: str, where: str) -> Optional[int]:
     value = value.strip()
     if value == "":
         return None
@@ -114,7 +114,7 @@ def _parse_sessions_csv(text: str, path: str) -> SessionSet:
         if not seq:
             skipped += 1
             continue
-        label = _parse_label(row["Label"], f"{path}:{row_no}") if "Label" in columns else None
+        label = parse_label(row["Label"], f"{path}:{row_no}") if "Label" in columns else None
         sessions.append(Session(sid, seq, label))
     templates = {}
     tpl = Path(path).with_name("templates.csv") if path else None
@@ -125,7 +125,7 @@ def _parse_sessions_csv(text: str, path: str) -> SessionSet:
 
 def read_templates(path) -> dict[str, str]:
     """EventId -> EventTemplate from a loghub templates CSV."""
-    rows = csv.DictReader(io.StringIO(_read_all(path)))
+    rows = csv.DictReader(io.StringIO(read_text(path)))
     if not rows.fieldnames or not {"EventId", "EventTemplate"} <= set(rows.fieldnames):
         raise DataFormatError(f"{path}: a templates CSV needs EventId and EventTemplate columns")
     return {r["EventId"]: r["EventTemplate"] for r in rows}
@@ -153,4 +153,4 @@ def parse_sessions(text: str, format: str = "auto", path: str = "") -> SessionSe
 
 def read_sessions(path, format: str = "auto") -> SessionSet:
     """Read a session file (plain or gzip) in the named or detected format."""
-    return parse_sessions(_read_all(path), format, str(path))
+    return parse_sessions(read_text(path), format, str(path))
