@@ -1,4 +1,5 @@
-"""The ``deeplog`` command line: train, evaluate, detect.
+"""The ``deeplog`` command line: train, evaluate, detect, parse, jobs (and, from
+cli_feedback, label, update, models).
 
 Every failure the library anticipates (bad files, bad flags, bad model directories)
 ends as one ``error: ...`` line and exit status 2, never a traceback.
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
+from . import cli_feedback
 from .artifacts import load_model, prepare_model_dir, save_model
 from .config import INPUT_MODES, PAIR_WEIGHTINGS, ModelConfig, TrainConfig
 from .detect import score_sessions
@@ -24,7 +26,7 @@ from .readers import FORMATS, read_sessions
 from .sessions import ANOMALY, NORMAL, SessionSet
 from .distributed import teardown
 from .grouping import SessionSpec
-from .ingest import ingest, parser_for
+from .ingest import Ingested, ingest, parser_for
 from .presets import PRESETS
 from .sources import S3Options, open_source
 from .training import train
@@ -62,6 +64,8 @@ def load_input(args, path: str, model=None):
     """(SessionSet, Ingested or None) for a session file or a raw log source.
 
     With a model, raw lines are matched onto the model's own templates."""
+    if str(path).startswith("dataset:"):
+        return _workspace_dataset(args, str(path), model)
     if not _is_raw(args, path):
         return read_sessions(path, args.format), None
     if model is not None and not model.parser_state:
@@ -76,6 +80,21 @@ def load_input(args, path: str, model=None):
               f"{result.replaced_lines} with undecodable bytes) into {len(result.grouped.sessions)} "
               f"sessions; preset {result.preset or 'custom'}", file=sys.stderr)
     return result.grouped.sessions, result
+
+
+def _workspace_dataset(args, spec: str, model=None):
+    """A dataset saved in the workspace (``dataset:NAME``): parsed already, keyed by the
+    model's templates when a model is given."""
+    from .analysis import rekey
+    from .demo import Workspace
+
+    db = getattr(args, "db", None)
+    ws = Workspace.open(Path(db).parent if db else None)
+    dataset = ws.datasets.load(spec.split(":", 1)[1])
+    grouped = rekey(dataset.grouped, model) if model is not None else dataset.grouped
+    ingested = Ingested(grouped, dataset.parser, dataset.info.stats.get("preset", ""),
+                        len(grouped.events), 0, 0)
+    return grouped.sessions, ingested
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:
@@ -118,6 +137,10 @@ def _train_parser(sub) -> None:
                    help="seed flag: the number of log keys; checked against the data")
     p.add_argument("--local", action="store_true", help="seed flag: run here (always the case)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-param-model", action="store_true",
+                   help="raw logs: do not fit the parameter-value model (DeepLog 3.2)")
+    p.add_argument("--register", metavar="NAME", help="add the model to the registry as NAME's next version")
+    p.add_argument("--db", help="state database for --register (default: $DEEPLOG_WORKSPACE/deeplog.db)")
     p.add_argument("--resume", action="store_true",
                    help="go on from the model directory's checkpoint (automatic after a torchrun restart)")
     p.add_argument("--progress-file", help="append one JSON line per epoch here (rank 0)")
@@ -173,9 +196,21 @@ def cmd_train(args) -> int:
         teardown()
     if ingested is not None:
         model.parser_state = ingested.parser.to_state()
+    model.data["source"] = args.train if args.train.startswith("dataset:") else cli_feedback.dataset_key(args.train)
+    values = None
+    if ingested is not None and not args.no_param_model:
+        from .params import fit_for_normal_sessions
+
+        values = fit_for_normal_sessions(ingested.grouped)  # the parameter-value model, §3.2
+        model.metrics["param_model"] = {"keys": len(values.keys_), "not_modelled": len(values.not_modelled_)}
     path = save_model(model, args.model_dir)
+    if values is not None:
+        values.save(path)
     summary = {k: v for k, v in model.metrics.items() if k != "history"}
     summary.update(model_dir=str(path), sessions=len(data), keys=len(keys))
+    if args.register:
+        registry = cli_feedback._registry(cli_feedback._store(args))
+        summary["version"] = registry.register(path, args.register, dataset=args.train).version
     print(json.dumps(summary))
     return 0
 
@@ -218,6 +253,12 @@ def cmd_detect(args) -> int:
         mine = list(range(ctx.rank, len(data.sessions), ctx.world_size))
         scores = score_sessions(model, [data.sessions[i] for i in mine],
                                 num_candidates=args.num_candidates, progress=ctx.is_main)
+        values = None
+        if ingested is not None:  # the parameter-value model, when the model has one
+            from .params import event_kind, load_param_model
+
+            param_model = load_param_model(args.model_dir)
+            values = param_model.score(ingested.grouped) if param_model is not None else None
         records = []
         for i, verdict in zip(mine, scores.verdicts(args.num_candidates)):
             record = verdict.to_dict()
@@ -225,8 +266,17 @@ def cmd_detect(args) -> int:
                 members = ingested.grouped.members[i]
                 for event in record["events"]:
                     if event["position"] < len(members):
-                        src = ingested.grouped.events[members[event["position"]]]
+                        idx = members[event["position"]]
+                        src = ingested.grouped.events[idx]
                         event["line_no"], event["content"] = src.line_no, src.content
+                        if values is not None:
+                            event["values"] = values.events[idx].to_dict()
+                            event["kind"] = event_kind(event["anomalous"], values.events[idx].anomalous)
+                    elif values is not None:
+                        event["kind"] = event_kind(event["anomalous"], False)
+                if values is not None:
+                    record["value_anomaly"] = values.session_anomalous[i]
+                    record["anomalous"] = record["anomalous"] or record["value_anomaly"]
             records.append((i, record))
         if ctx.enabled:
             import torch.distributed as dist
@@ -381,11 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anomalous-only", action="store_true", help="write anomalous sessions only")
     _format_arg(p)
     _device_arg(p)
+    cli_feedback.add_parsers(sub, _format_arg)
     return parser
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "detect": cmd_detect, "parse": cmd_parse,
-            "jobs": cmd_jobs}
+            "jobs": cmd_jobs, **cli_feedback.COMMANDS}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -97,7 +97,11 @@ def validate(dataset: str, model_dir: str, params: dict) -> list[str]:
     from .cli import _model_config, build_parser
     from .config import TrainConfig
 
-    if not dataset.startswith("s3://") and not Path(dataset).exists():
+    if dataset.startswith("dataset:"):
+        from .demo import Workspace
+
+        Workspace.open(Path(params["db"]).parent if params.get("db") else None).datasets.get(dataset[8:])
+    elif not dataset.startswith("s3://") and not Path(dataset).exists():
         raise ConfigError(f"dataset {dataset} does not exist")
     args_list = ["--train", dataset, "--model-dir", model_dir, *train_flags(params)]
     parser = build_parser()
@@ -152,12 +156,50 @@ class JobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         log, progress = folder / "train.log", folder / "progress.jsonl"
         self.store.update_job(job_id, log_path=str(log), progress_path=str(progress))
+        if params.get("register") or dataset.startswith("dataset:"):
+            params.setdefault("db", str(self.store.path))   # the job's workspace
         try:
             args = validate(dataset, model_dir, params)
         except DeepLogError as exc:
             self.store.update_job(job_id, status="failed", finished=time.time(), error=str(exc))
             return job_id
+
         command = launcher.command([*args, "--quiet", "--progress-file", str(progress)], job_id)
+        return self._launch(job_id, command)
+
+    def start_update(self, model_dir: str, data: str, dataset: Optional[str] = None,
+                     replay: Optional[str] = None, params: Optional[dict] = None) -> int:
+        """Start an online update of a registered model from the labels of `dataset`
+        (default: the `data` path). The new version is registered when it succeeds."""
+        from .cli_feedback import _registry, dataset_key
+        from .labels import LabelStore
+
+        params = dict(params or {})
+        job_id = self.store.create_job(kind="update", dataset=dataset or data, params=params,
+                                       launcher=asdict(Launcher()))
+        out_dir = str(self.jobs_dir.parent / "models" / f"update-{job_id}")
+        folder = self.jobs_dir / str(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        log, progress = folder / "update.log", folder / "progress.jsonl"
+        self.store.update_job(job_id, model_dir=out_dir, log_path=str(log), progress_path=str(progress))
+        try:
+            if _registry(self.store).by_path(model_dir) is None:
+                raise ConfigError(f"{model_dir} is not a registered model version")
+            if not LabelStore(self.store).effective(dataset or dataset_key(data)):
+                raise ConfigError(f"no labels for dataset {dataset or data}: mark a false positive first")
+        except DeepLogError as exc:
+            self.store.update_job(job_id, status="failed", finished=time.time(), error=str(exc))
+            return job_id
+        command = [sys.executable, "-m", "deeplog_core.cli", "update", "--model-dir", str(model_dir),
+                   "--data", data, "--out", out_dir, "--db", str(self.store.path), "--quiet",
+                   "--progress-file", str(progress), *train_flags(params)]
+        if dataset:
+            command += ["--dataset", dataset]
+        if replay:
+            command += ["--replay", replay]
+        return self._launch(job_id, command)
+
+    def _launch(self, job_id: int, command: list[str]) -> int:
         self.store.update_job(job_id, command=command)
         proc = subprocess.Popen(
             [sys.executable, "-m", "deeplog_core.jobs", "supervise", "--db", str(self.store.path),
@@ -254,19 +296,20 @@ def supervise(db: str, job_id: int) -> int:
         code = subprocess.call(job["command"], stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, env=env)
     if code == 0:
-        metrics = {}
+        from .cli_feedback import _registry
+
+        metrics, version = {}, ""
         config = Path(job["model_dir"]) / "config.json"
         if config.is_file():
             doc = json.loads(config.read_text())
             metrics = {k: v for k, v in doc.get("metrics", {}).items() if k != "history"}
-            version = doc.get("created", "")
-        else:
-            version = ""
+            registered = _registry(store).by_path(job["model_dir"])
+            version = registered.version if registered else doc.get("created", "")
         store.update_job(job_id, status="succeeded", finished=time.time(), metrics=metrics,
                          model_version=version, only_if_status=ACTIVE)
     else:
         store.update_job(job_id, status="failed", finished=time.time(),
-                         error=f"training exited with status {code}; log tail:\n{log_tail(job['log_path'])}",
+                         error=f"{job['kind']} exited with status {code}; log tail:\n{log_tail(job['log_path'])}",
                          only_if_status=ACTIVE)
     return code
 

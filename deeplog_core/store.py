@@ -43,6 +43,52 @@ CREATE TABLE IF NOT EXISTS jobs (
     model_version TEXT,
     error         TEXT
 );
+-- Labels are append-only: a newer label on the same event supersedes an older one in
+-- effect (labels.effective), but no label row is ever updated away or deleted by an update.
+CREATE TABLE IF NOT EXISTS labels (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset       TEXT NOT NULL,
+    session_id    TEXT NOT NULL,
+    position      INTEGER,            -- NULL: the whole session
+    key           TEXT,
+    verdict       TEXT NOT NULL CHECK (verdict IN ('false_positive','confirmed_anomaly')),
+    model_version TEXT,
+    note          TEXT NOT NULL DEFAULT '',
+    created       REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_by_dataset ON labels (dataset, session_id);
+CREATE TABLE IF NOT EXISTS label_uses (   -- which update consumed which label
+    label_id      INTEGER NOT NULL REFERENCES labels(id),
+    model_version TEXT NOT NULL,
+    PRIMARY KEY (label_id, model_version)
+);
+CREATE TABLE IF NOT EXISTS models (
+    version       TEXT PRIMARY KEY,   -- NAME-vN
+    name          TEXT NOT NULL,
+    number        INTEGER NOT NULL,
+    parent        TEXT,
+    path          TEXT NOT NULL,
+    dataset       TEXT NOT NULL DEFAULT '',
+    fingerprint   TEXT NOT NULL DEFAULT '',
+    kind          TEXT NOT NULL DEFAULT 'train',
+    metrics       TEXT NOT NULL DEFAULT '{}',
+    created       REAL NOT NULL,
+    UNIQUE (name, number)
+);
+CREATE TABLE IF NOT EXISTS activations (  -- the active version of a lineage is its latest row
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL REFERENCES models(version),
+    at            REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    name          TEXT PRIMARY KEY,
+    source        TEXT NOT NULL,      -- what the analyst picked (never credentials)
+    spec          TEXT NOT NULL DEFAULT '{}',
+    path          TEXT NOT NULL,      -- the workspace folder holding its parsed form
+    stats         TEXT NOT NULL DEFAULT '{}',
+    created       REAL NOT NULL
+);
 """
 JSON_FIELDS = ("params", "launcher", "command", "metrics")
 
@@ -54,6 +100,18 @@ class Store:
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: writers queue on the lock instead of interleaving."""
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

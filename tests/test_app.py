@@ -1,9 +1,17 @@
-"""The dashboard, driven by Streamlit's AppTest: it opens on real results."""
+"""The dashboard, driven by Streamlit's AppTest: the demo opens on real results, and the
+journey timeline -> inspect -> label -> update -> new version works page by page."""
+
+import re
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO
+from deeplog_core.demo import DEMO_DATASET, Workspace
+from deeplog_core.labels import LabelStore
+
+KNOWN = "blk_-3544583377289625738"   # a labelled anomaly the demo model flags
 
 
 @pytest.fixture(scope="module")
@@ -11,45 +19,105 @@ def workspace(tmp_path_factory):
     return tmp_path_factory.mktemp("workspace")
 
 
-def test_demo_opens_with_anomalies_and_candidates(workspace, monkeypatch):
+def app(workspace, monkeypatch, timeout=240) -> AppTest:
     monkeypatch.setenv("DEEPLOG_WORKSPACE", str(workspace))
-    at = AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=240).run()
+    return AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=timeout)
+
+
+def metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_demo_opens_on_a_timeline_with_real_anomalies(workspace, monkeypatch):
+    at = app(workspace, monkeypatch).run()
     assert not at.exception, at.exception
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Sessions"] == "1,256"
-    flagged = int(metrics["Anomalous"].replace(",", ""))
-    assert 100 <= flagged <= 160           # ~124 true anomalies are visible to any sequence model
-    assert float(metrics["Precision vs labels"]) >= 0.9
+    m = metrics(at)
+    assert m["Sessions"] == "626"
+    ws = Workspace.open(workspace)
+    from deeplog_core.analysis import analyse
+    from deeplog_core.params import load_param_model
+    v = ws.registry.active(DEMO_DATASET)
+    truth = analyse(ws.registry.load(v.version), ws.datasets.load(DEMO_DATASET).grouped, load_param_model(v.path))
+    assert int(m["Anomalous sessions"]) == int(truth.sessions["anomalous"].sum()) >= 3
+    assert int(m["Anomalous events"]) == int(truth.events["anomalous"].sum())
     table = at.dataframe[0].value
-    assert len(table) == flagged and set(table["reason"]) <= {"unexpected_key", "unexpected_end", "unknown_key"}
-    # inspecting a session shows its events, with the flagged one and its candidates
-    first = table["session"].iloc[0]
-    at.selectbox(key="inspect_session").select(first).run()
-    assert not at.exception
-    events = at.dataframe[1].value
-    assert events["anomalous"].any()
-    assert any("expected one of these" in m.value for m in at.markdown)
-    assert (workspace / "models" / "demo" / "config.json").is_file()
+    assert KNOWN in set(table["session"]) and len(table) == int(m["Anomalous sessions"])
+    assert at.sidebar.selectbox[0].value == DEMO_DATASET and at.sidebar.selectbox[1].value == "hdfs-sample-v1"
+    # a filter on the anomaly kind changes the counts to that kind
+    at.multiselect(key="tl_kinds").select("value").run()
+    assert int(metrics(at)["Anomalous events"]) == int((truth.events["kind"] == "value").sum())
 
 
-def test_train_page_starts_a_job_and_shows_its_progress(workspace, monkeypatch):
-    import time
-    monkeypatch.setenv("DEEPLOG_WORKSPACE", str(workspace))
-    at = AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=120)
-    at.switch_page("app_pages/train.py").run()
+def test_choosing_an_anomaly_opens_inspect_with_its_candidates(workspace, monkeypatch):
+    at = app(workspace, monkeypatch).run()
+    at.selectbox(key="tl_open").select(KNOWN).run()
+    at.button(key="tl_inspect").click().run()
     assert not at.exception, at.exception
-    at.number_input[4].set_value(3)          # epochs
-    at.selectbox[1].select("cpu")
-    at.button[0].click().run()
+    assert at.title[0].value == f"Session {KNOWN}"
+    assert metrics(at)["Verdict"] == "anomalous" and metrics(at)["Ground-truth label"] == "anomaly"
+    lines = at.dataframe[0].value
+    assert len(lines) > 200 and lines["raw line"].str.contains(KNOWN.replace("blk_", "")).all()
+    assert any("Event" in md.value for md in at.markdown)
+    # another event: its own candidates and values
+    at.selectbox(key=f"inspect_event_{KNOWN}").select(1).run()
+    assert not at.exception and any(md.value.startswith("**Event 1**") for md in at.markdown)
+
+
+def test_a_false_positive_label_is_stored_and_an_update_makes_a_new_version(workspace, monkeypatch):
+    at = app(workspace, monkeypatch).run()
+    normal_flagged = next(r for _, r in at.dataframe[0].value.iterrows() if r["label"] == "normal")
+    sid = normal_flagged["session"]
+    at.selectbox(key="tl_open").select(sid).run()
+    at.button(key="tl_inspect").click().run()
+    at.button(key="label_false_positive").click().run()
     assert not at.exception, at.exception
-    deadline = time.time() + 120
+    assert any("Saved: false positive" in s.value for s in at.success)
+    labels = LabelStore(Workspace.open(workspace).store).effective(DEMO_DATASET)
+    assert [(l.session_id, l.verdict, l.model_version) for l in labels] == [(sid, "false_positive", "hdfs-sample-v1")]
+    assert labels[0].position == int(normal_flagged["first at"])
+
+    at.switch_page("app_pages/models.py").run()
+    assert not at.exception, at.exception
+    assert at.dataframe[0].value["session"].tolist() == [sid]
+    at.button(key="start_update").click().run()
+    deadline = time.time() + 180
     while time.time() < deadline:
         at.run()
-        labels = {m.label: m.value for m in at.metric}
-        if any(s.value.startswith("Job 1: succeeded") for s in at.subheader):
+        if any(s.value.startswith("New version") for s in at.success) or at.error:
             break
         time.sleep(1)
-    assert any(s.value.startswith("Job 1: succeeded") for s in at.subheader), [s.value for s in at.subheader]
-    assert labels.get("Epoch") == "3 / 3"
-    assert (workspace / "models" / "job-1" / "config.json").is_file()
-    assert len(at.dataframe[0].value) == 1 and at.dataframe[0].value["status"].iloc[0] == "succeeded"
+    assert not at.error, [e.value for e in at.error]
+    assert any("hdfs-sample-v2" in s.value for s in at.success)
+    at.run()
+    assert at.sidebar.selectbox[1].value == "hdfs-sample-v2"
+    versions = at.dataframe[1].value
+    assert list(versions["version"]) == ["hdfs-sample-v1", "hdfs-sample-v2"]
+    assert versions["active"].tolist() == ["", "●"] and versions["parent"].tolist() == ["", "hdfs-sample-v1"]
+    before, after = versions[f"flagged on {DEMO_DATASET}"].tolist()
+    assert after < before
+    # roll back, then the timeline shows v1's verdicts again
+    at.button(key="rollback").click().run()
+    assert at.sidebar.selectbox[1].value == "hdfs-sample-v1"
+    at.switch_page("app_pages/timeline.py").run()
+    assert int(metrics(at)["Anomalous sessions"]) == before
+
+
+def test_train_page_starts_a_job_on_a_workspace_dataset_and_shows_progress(workspace, monkeypatch):
+    at = app(workspace, monkeypatch, timeout=120)
+    at.switch_page("app_pages/train.py").run()
+    assert not at.exception, at.exception
+    at.text_input[0].set_value("sample-small")
+    at.number_input[4].set_value(3)          # epochs
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    deadline = time.time() + 150
+    while time.time() < deadline:
+        at.run()
+        if any(re.match(r"Job \d+: (succeeded|failed|cancelled)", s.value) for s in at.subheader):
+            break
+        time.sleep(1)
+    assert any(s.value.startswith("Job ") and s.value.endswith(": succeeded") for s in at.subheader), \
+        [s.value for s in at.subheader] + [e.value for e in at.error]
+    assert metrics(at).get("Epoch") == "3 / 3"
+    assert Workspace.open(workspace).registry.active("sample-small").version == "sample-small-v1"
+    assert any("sample-small-v1" in s.value for s in at.success)

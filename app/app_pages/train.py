@@ -4,21 +4,27 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import job_runner, sidebar_status
+from components import current, job_runner
 from deeplog_core.demo import assets_dir
 from deeplog_core.jobs import Launcher, log_tail
 from deeplog_core.errors import DeepLogError
 
+ws, info, _ = current()
 runner = job_runner()
-latest = next((j for j in runner.list() if j["status"] == "succeeded"), None)
-sidebar_status("HDFS sample (hdfs_100k train)",
-               f"job {latest['id']} · {latest['model_version']}" if latest else "demo")
 st.title("Train a model")
+st.caption("Training fits the log-key model on the sessions not labelled anomalous (and, on raw "
+           "logs, the parameter-value model); the result is registered as the next version of its "
+           "model name and becomes that name's active version.")
 
-DATASETS = {"HDFS sample: hdfs_100k normal blocks": str(assets_dir() / "hdfs_100k" / "train.csv")}
+DATASETS = {f"{d.name} (workspace, {d.stats.get('sessions', '?')} sessions)": f"dataset:{d.name}"
+            for d in ws.datasets.list()}
+DATASETS["hdfs_100k normal blocks (bundled session file)"] = str(assets_dir() / "hdfs_100k" / "train.csv")
+names = list(DATASETS)
+current_choice = next((n for n in names if DATASETS[n] == f"dataset:{info.name}"), names[0])
 
 with st.form("train_form"):
-    dataset = st.selectbox("Dataset", list(DATASETS))
+    dataset = st.selectbox("Dataset", names, index=names.index(current_choice))
+    register = st.text_input("Model name (versions are numbered)", value=info.name)
     c1, c2, c3, c4 = st.columns(4)
     window = c1.number_input("History h", 1, 100, 10)
     candidates = c2.number_input("Top-g", 1, 100, 9)
@@ -42,7 +48,7 @@ if submitted:
         started = runner.start(DATASETS[dataset], None, {
             "window_size": int(window), "num_candidates": int(candidates), "num_layers": int(layers),
             "hidden_size": int(hidden), "epochs": int(epochs), "batch_size": int(batch),
-            "device": device}, launcher)
+            "device": device, "register": register.strip() or info.name}, launcher)
         st.session_state["watch_job"] = started
     except DeepLogError as exc:
         st.error(str(exc))
@@ -69,7 +75,7 @@ def watch(job_id: int) -> None:
         fig.add_scatter(x=frame["epoch"], y=frame["train_loss"], name="train loss")
         fig.add_scatter(x=frame["epoch"], y=frame["val_loss"], name="validation loss")
         fig.update_layout(height=300, xaxis_title="epoch", yaxis_title="loss", margin=dict(t=20))
-        st.plotly_chart(fig, use_container_width=True)
+        st.plotly_chart(fig, width="stretch")
     elif status == "running":
         st.info("Starting… the first progress report arrives after the first epoch.")
     if status == "running" and st.button("Cancel job", key=f"cancel_{job_id}"):
@@ -77,7 +83,7 @@ def watch(job_id: int) -> None:
     if status == "failed":
         st.error(job["error"] or "the job failed")
     if status == "succeeded":
-        st.success(f"Model written to {job['model_dir']}")
+        st.success(f"Model {job['model_version']} written to {job['model_dir']}; pick it in the sidebar.")
     with st.expander("Log"):
         st.code(log_tail(job["log_path"], 30) or "(empty)", language="text")
 
@@ -92,7 +98,7 @@ if jobs:
         "job": j["id"], "status": j["status"], "launcher": j["launcher"].get("kind"),
         "dataset": j["dataset"].rsplit("/", 1)[-1], "model": j["model_dir"],
         "val loss": (j["metrics"] or {}).get("val_loss"), "error": (j["error"] or "")[:80],
-    } for j in jobs]), hide_index=True, use_container_width=True)
+    } for j in jobs]), hide_index=True, width="stretch")
     pick = st.selectbox("Log of job", [j["id"] for j in jobs], key="log_job")
     if st.button("Show log", key="show_log"):
         st.code(log_tail(runner.store.get_job(pick)["log_path"], 30) or "(empty)", language="text")
