@@ -21,7 +21,6 @@ import tempfile
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
 
 import torch
 from safetensors import SafetensorError

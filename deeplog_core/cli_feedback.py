@@ -75,7 +75,7 @@ def cmd_update(args) -> int:
     labels = LabelStore(store).effective(dataset)
     if not labels:
         raise ConfigError(f"no labels for dataset {dataset}; add some with deeplog label add")
-    data, _ = load_input(args, args.data, model)
+    data, ingested = load_input(args, args.data, model)
     replay_path = args.replay or model.data.get("source")
     if not replay_path:
         raise ConfigError("--replay PATH (the model's normal training sessions) is required: "
@@ -101,19 +101,51 @@ def cmd_update(args) -> int:
     finally:
         if progress:
             progress.close()
+    values, accepted = _update_value_model(args.model_dir, ingested, labels)
+    updated.metrics["update"]["value_events_accepted"] = accepted
+    report.value_events_accepted = accepted
     if out_dir is not None:
         save_model(updated, out_dir)
+        if values is not None:
+            values.save(out_dir)
     version = None
     if parent is not None:
         v = registry.register(out_dir if out_dir is not None else updated, parent.name,
                               parent=parent.version, dataset=dataset, kind="update",
                               activate=not args.no_activate)
+        if out_dir is None and values is not None:
+            values.save(v.path)
         version = v.version
         LabelStore(store).mark_used([l.id for l in labels], version)
     print(json.dumps({"version": version, "model_dir": str(out_dir) if out_dir else registry.get(version).path,
                       **{k: v for k, v in report.to_dict().items() if k != "skipped"},
                       "skipped": [f"label {i}: {why}" for i, why in report.skipped]}))
     return 0
+
+
+def _update_value_model(model_dir, ingested, labels):
+    """The value model's part of an update: false-positive labels on value anomalies
+    raise their key's accepted error. (value model or None, number of events accepted)."""
+    from .labels import FALSE_POSITIVE
+    from .params import accept_false_positives, load_param_model
+
+    values = load_param_model(model_dir)
+    if values is None or ingested is None:
+        return values, 0
+    grouped = ingested.grouped
+    scores = values.score(grouped)
+    where = {s.id: i for i, s in enumerate(grouped.sessions.sessions)}
+    chosen = []
+    for label in labels:
+        i = where.get(label.session_id)
+        if label.verdict != FALSE_POSITIVE or i is None:
+            continue
+        members = grouped.members[i]
+        positions = range(len(members)) if label.position is None else [label.position]
+        chosen += [scores.events[members[p]] for p in positions if p < len(members)]
+    chosen = [e for e in chosen if e.anomalous]
+    values, _ = accept_false_positives(values, chosen)
+    return values, len(chosen)
 
 
 def cmd_models(args) -> int:

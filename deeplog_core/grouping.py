@@ -13,7 +13,7 @@ import io
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 from .errors import ConfigError, DataFormatError
 from .parsing import Event
@@ -58,9 +58,10 @@ class SessionSpec:
         if kind == "window":
             size, _, step = arg.partition(",")
             try:
-                return cls("window", size=float(size), step=float(step or 0))
+                size_s, step_s = float(size), float(step or 0)
             except ValueError:
                 raise ConfigError(f"window size {arg!r} is not a number of seconds") from None
+            return cls("window", size=size_s, step=step_s)
         raise ConfigError(f"--session-by {text!r}: use id[:REGEX], field:NAME or window:SIZE[,STEP]")
 
 
@@ -122,17 +123,27 @@ def group(events: Sequence[Event], spec: SessionSpec = SessionSpec(),
     return GroupedLog(list(events), SessionSet(sessions, dict(templates or {}), format="raw"), members)
 
 
-def read_label_file(path) -> dict[str, int]:
-    """Session labels from a loghub ``anomaly_label.csv`` (BlockId,Label)."""
-    rows = csv.reader(io.StringIO(read_text(path)))
+def parse_label_table(text: str, where: str) -> dict[str, int]:
+    """Session labels from a BlockId,Label table (loghub ``anomaly_label.csv``)."""
+    rows = csv.reader(io.StringIO(text))
     header = next(rows, None)
     if not header or len(header) < 2:
-        raise DataFormatError(f"{path}: a label file needs two columns, an id and a label")
+        raise DataFormatError(f"{where}: a label file needs two columns, an id and a label "
+                              "(e.g. BlockId,Label)")
     labels = {}
     for n, row in enumerate(rows, start=2):
         if len(row) >= 2 and row[0].strip():
-            labels[row[0].strip()] = parse_label(row[1], f"{path}:{n}")
+            label = parse_label(row[1], f"{where}:{n}")
+            if label is not None:
+                labels[row[0].strip()] = label
+    if not labels:
+        raise DataFormatError(f"{where}: no labelled rows under its header")
     return labels
+
+
+def read_label_file(path) -> dict[str, int]:
+    """Session labels from a loghub ``anomaly_label.csv`` (BlockId,Label)."""
+    return parse_label_table(read_text(path), str(path))
 
 
 def attach_labels(grouped: GroupedLog, labels: Optional[dict[str, int]] = None,

@@ -54,6 +54,7 @@ sha256 of the weights) and param_model.safetensors (weights only, never unpickle
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -345,6 +346,7 @@ class KeyModel:
     best_epoch: int = 0
     skipped: dict = field(default_factory=dict)   # parameter position (str) -> why not used
     nonnegative: list = field(default_factory=list)   # per dimension: never < 0 in training
+    accepted_error: float = 0.0  # the largest error an analyst labelled normal (online update)
 
     @property
     def names(self) -> list[str]:
@@ -355,7 +357,7 @@ class KeyModel:
         return len(self.positions) + self.elapsed
 
     def threshold(self, z: float) -> float:
-        return self.err_mean + z * max(self.err_std, ERR_STD_FLOOR)
+        return max(self.err_mean + z * max(self.err_std, ERR_STD_FLOOR), self.accepted_error)
 
     def to_dict(self, z: Optional[float] = None) -> dict:
         d = asdict(self)
@@ -372,7 +374,8 @@ class KeyModel:
                  err_mean=float(d["err_mean"]), err_std=float(d["err_std"]),
                  n_train=int(d["n_train"]), n_val=int(d["n_val"]),
                  best_epoch=int(d.get("best_epoch", 0)), skipped=dict(d.get("skipped", {})),
-                 nonnegative=[bool(v) for v in d.get("nonnegative", [])])
+                 nonnegative=[bool(v) for v in d.get("nonnegative", [])],
+                 accepted_error=float(d.get("accepted_error", 0.0)))
         if not (len(km.mean) == len(km.std) == len(km.resid_rms) == km.dims) or km.dims == 0:
             raise ValueError(f"key {km.key}: dimension lists do not match")
         if min(km.std) <= 0:
@@ -1014,6 +1017,24 @@ def synthetic_value_log(n_sessions: int = 200, *, anomaly_share: float = 0.0, se
                 for s in range(n_sessions)]
     grouped = GroupedLog(evs, SessionSet(sessions, dict(SYNTHETIC_TEMPLATES), "synthetic", "raw"), members)
     return SyntheticValueLog(grouped, anomalies)
+
+
+def accept_false_positives(model: ParamValueModel, events: Iterable[EventValue],
+                           margin: float = 1.05) -> tuple[ParamValueModel, list[str]]:
+    """A copy of the value model that no longer flags these events (value anomalies an
+    analyst labelled false positives): each one's key accepts errors up to its error
+    (times `margin`), the online update of §3.3 applied to the value model's threshold.
+    Returns (model, keys changed)."""
+    updated = copy.deepcopy(model)
+    changed = []
+    for ev in events:
+        km = updated.keys_.get(ev.key)
+        if km is None or not ev.anomalous or ev.error is None:
+            continue
+        if ev.error * margin > km.accepted_error:
+            km.accepted_error = float(ev.error * margin)
+            changed.append(ev.key)
+    return updated, sorted(set(changed))
 
 
 def load_param_model(model_dir) -> Optional[ParamValueModel]:

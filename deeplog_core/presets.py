@@ -8,7 +8,7 @@ that make a time and how to read them (epoch seconds when the format is "epoch")
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,7 @@ Every failure is a DeepLogError whose message says what to do.
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import math
 import os
 import re
@@ -31,10 +29,9 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from .errors import ConfigError, DataFormatError
-from .grouping import SessionSpec, group, read_label_file
+from .grouping import SessionSpec, group, parse_label_table, read_label_file
 from .parsing import Event, LogParser, ParserConfig, choose_preset
 from .presets import PRESETS
-from .readers import parse_label
 from .sources import (GZIP_MAGIC, LocalFileSource, LogSource, S3Object, S3Options, S3Source,
                       SourceError, UploadSource)
 
@@ -349,20 +346,7 @@ def preview(source: LogSource, preset: Optional[str] = None, log_format: Optiona
 
 def labels_from_text(text: str, where: str) -> dict[str, int]:
     """A BlockId,Label table (loghub ``anomaly_label.csv``), as `read_label_file` reads it."""
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows, None)
-    if not header or len(header) < 2:
-        raise DataFormatError(f"{where}: a label file needs two columns, an id and a label "
-                              "(e.g. BlockId,Label)")
-    labels = {}
-    for n, row in enumerate(rows, start=2):
-        if len(row) >= 2 and row[0].strip():
-            label = parse_label(row[1], f"{where}:{n}")
-            if label is not None:
-                labels[row[0].strip()] = label
-    if not labels:
-        raise DataFormatError(f"{where}: no labelled rows under its header")
-    return labels
+    return parse_label_table(text, where)
 
 
 def labels_from_bytes(data: bytes, name: str) -> dict[str, int]:

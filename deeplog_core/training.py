@@ -18,7 +18,6 @@ import json
 import math
 import os
 import random
-import sys
 import time
 from pathlib import Path
 from datetime import datetime, timezone

@@ -56,6 +56,7 @@ class UpdateReport:
     fp_flagged_after: int = 0
     confirmed_flagged_before: int = 0
     confirmed_flagged_after: int = 0
+    value_events_accepted: int = 0     # value anomalies labelled normal (the value model's part)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:

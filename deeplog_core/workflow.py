@@ -483,7 +483,6 @@ def simplify(wf: Workflow, min_probability: Optional[float] = None, min_share: O
     mapping: dict[str, Optional[str]] = {}
     kinds: dict[str, str] = {START: "start", END: "end"}
     members: dict[str, list[str]] = defaultdict(list)
-    group_ids = {g.id: g for g in wf.groups}
     for k in G:
         if k in rare_keys and not keep_rare:
             mapping[k] = None

@@ -1,6 +1,5 @@
 """One model over one dataset: the event table the timeline and inspect pages show."""
 
-import numpy as np
 import pytest
 
 from deeplog_core.analysis import analyse

@@ -53,7 +53,7 @@ def test_choosing_an_anomaly_opens_inspect_with_its_candidates(workspace, monkey
     at.selectbox(key="tl_open").select(KNOWN).run()
     at.button(key="tl_inspect").click().run()
     assert not at.exception, at.exception
-    assert at.title[0].value == f"Session {KNOWN}"
+    assert at.header[0].value == f"Session {KNOWN}"
     assert metrics(at)["Verdict"] == "anomalous" and metrics(at)["Ground-truth label"] == "anomaly"
     lines = at.dataframe[0].value
     assert len(lines) > 200 and lines["raw line"].str.contains(KNOWN.replace("blk_", "")).all()
@@ -94,7 +94,17 @@ def test_a_false_positive_label_is_stored_and_an_update_makes_a_new_version(work
     assert list(versions["version"]) == ["hdfs-sample-v1", "hdfs-sample-v2"]
     assert versions["active"].tolist() == ["", "●"] and versions["parent"].tolist() == ["", "hdfs-sample-v1"]
     before, after = versions[f"flagged on {DEMO_DATASET}"].tolist()
-    assert after < before
+    events_before, events_after = versions["anomalous events"].tolist()
+    assert after <= before and events_after < events_before
+    # the labelled event itself is no longer anomalous under v2
+    from deeplog_core.analysis import analyse
+    from deeplog_core.params import load_param_model
+    ws = Workspace.open(workspace)
+    v2 = ws.registry.get("hdfs-sample-v2")
+    a2 = analyse(ws.registry.load(v2.version), ws.datasets.load(DEMO_DATASET).grouped, load_param_model(v2.path))
+    ev = a2.events
+    row = ev[(ev["session_id"] == sid) & (ev["position"] == labels[0].position)].iloc[0]
+    assert not row["anomalous"]
     # roll back, then the timeline shows v1's verdicts again
     at.button(key="rollback").click().run()
     assert at.sidebar.selectbox[1].value == "hdfs-sample-v1"

@@ -51,36 +51,56 @@ def app_url(tmp_path_factory):
 
 
 def test_demo_journey_in_chromium(app_url, tmp_path):
+    """open demo -> timeline -> an anomaly -> its candidates -> false positive -> update."""
     from playwright.sync_api import sync_playwright
 
+    shots = os.environ.get("DEEPLOG_SCREENSHOTS", str(tmp_path))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.get_by_text("Anomalous sessions").wait_for(timeout=180_000)
-        page.get_by_text("expected one of these").wait_for(timeout=60_000)
-        body = page.inner_text("body")
-        assert "1,256" in body                          # the sessions card
-        assert "Traceback" not in body and "Error" not in body
-        charts = page.locator('[data-testid="stPlotlyChart"]')
-        charts.nth(2).wait_for(timeout=30_000)          # two overview plots + the candidates
-        page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=30_000)
-        page.wait_for_timeout(1500)                     # let the grids paint
-        shots = os.environ.get("DEEPLOG_SCREENSHOTS", str(tmp_path))
-        page.screenshot(path=f"{shots}/overview.png", full_page=True)
 
-        # train a model as a job and watch it finish, live
-        page.get_by_role("link", name="Train").click()
-        page.get_by_text("Train a model").wait_for(timeout=60_000)
-        page.get_by_label("Epochs").fill("3")       # no Enter: in a form, Enter submits it
-        page.get_by_role("button", name="Start training").click()
+        def shot(name):
+            page.wait_for_timeout(1200)                  # let charts and grids paint
+            page.screenshot(path=f"{shots}/{name}.png", full_page=True)
+
+        def no_trace():
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "Something went wrong" not in body, body[-2000:]
+            return body
+
+        t0 = time.time()
+        page.goto(app_url)
+        page.get_by_text("Anomaly timeline").wait_for(timeout=180_000)
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+        page.get_by_text("Anomalous sessions", exact=True).first.wait_for(timeout=30_000)
+        print(f"demo timeline visible after {time.time() - t0:.1f} s")
+        body = no_trace()
+        assert "626" in body                            # the sessions card
+        shot("1-timeline")
+
+        page.get_by_role("button", name="Inspect").click()
+        page.get_by_text("Why: the model's view of one event").wait_for(timeout=60_000)
+        page.get_by_text("candidates after this history").first.wait_for(timeout=30_000)
+        assert "Raw lines" in no_trace()
+        shot("2-inspect")
+
+        page.get_by_role("button", name="False positive").click()
+        page.get_by_text("Saved: false positive").wait_for(timeout=30_000)
+        shot("3-labelled")
+
+        page.get_by_role("link", name="Models").click()
+        page.get_by_text("Labels and model versions").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Update hdfs-sample-v1 from these labels").click()
         try:
-            page.get_by_text("Job 1: succeeded").wait_for(timeout=120_000)
+            page.get_by_text("New version hdfs-sample-v2 is active").wait_for(timeout=180_000)
         except Exception:
-            page.screenshot(path=f"{shots}/train-failed.png", full_page=True)
-            raise AssertionError("the job did not succeed; page says:\n" + page.inner_text("body")[-3000:])
-        page.get_by_text("Model written to").wait_for(timeout=10_000)
-        assert "Traceback" not in page.inner_text("body")
-        page.wait_for_timeout(1500)
-        page.screenshot(path=f"{shots}/train.png", full_page=True)
+            shot("update-failed")
+            raise AssertionError("the update did not finish; page says:\n" + page.inner_text("body")[-3000:])
+        no_trace()
+        shot("4-updated")
+
+        page.get_by_role("link", name="Timeline").click()
+        page.get_by_text("scored by hdfs-sample-v2").wait_for(timeout=60_000)
+        no_trace()
+        shot("5-timeline-v2")
         browser.close()

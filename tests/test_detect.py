@@ -1,6 +1,5 @@
 """Detection on a grammar whose anomalies are known exactly (see conftest)."""
 
-import numpy as np
 import pytest
 
 from conftest import ANOMALIES, grammar_sessions

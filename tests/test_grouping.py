@@ -2,7 +2,7 @@ import pytest
 
 from conftest import ASSETS
 from deeplog_core.errors import ConfigError, DataFormatError
-from deeplog_core.grouping import SessionSpec, attach_labels, group, read_label_file
+from deeplog_core.grouping import SessionSpec, group, read_label_file
 from deeplog_core.ingest import ingest
 from deeplog_core.parsing import Event
 from deeplog_core.sources import LocalFileSource, UploadSource

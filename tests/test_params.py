@@ -364,3 +364,19 @@ def test_a_log_too_small_to_model_reports_every_event(tmp_path):
     assert all(ev.status == STATUS_NOT_MODELLED for ev in out.events)
     loaded = ParamValueModel.load(model.save(tmp_path))
     assert loaded.score(log.grouped).records() == out.records()
+
+
+def test_false_positive_values_are_accepted_by_their_key_only(model, test_log, scores, tmp_path):
+    from deeplog_core.params import ParamValueModel, accept_false_positives
+
+    flagged = scores.anomalies()
+    chosen_key = flagged[0].key
+    chosen = [e for e in flagged if e.key == chosen_key][:2]
+    updated, changed = accept_false_positives(model, chosen)
+    assert changed == [chosen_key] and model.keys_[chosen_key].accepted_error == 0.0   # a copy
+    after = updated.score(test_log.grouped)
+    assert not any(after.events[e.index].anomalous for e in chosen)
+    others = [e for e in flagged if e.key != chosen_key]
+    assert all(after.events[e.index].anomalous for e in others)
+    reloaded = ParamValueModel.load(updated.save(tmp_path / "m"))
+    assert reloaded.keys_[chosen_key].accepted_error == updated.keys_[chosen_key].accepted_error > 0

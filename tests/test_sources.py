@@ -1,7 +1,6 @@
 """Log sources: local files, folders and globs, uploads, and S3 over a real wire protocol."""
 
 import gzip
-import io
 import tracemalloc
 
 import boto3

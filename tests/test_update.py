@@ -7,7 +7,6 @@ few of each, held-out sessions of the same kind pass, and every injected anomaly
 grammar is still found.
 """
 
-import os
 import random
 import signal
 import subprocess

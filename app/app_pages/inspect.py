@@ -15,6 +15,7 @@ except Exception as exc:
     show_error(exc)
     st.stop()
 
+st.title("Inspect a session")
 summary = analysis.sessions
 order = summary.sort_values(["anomalous", "start"], ascending=[False, True])["session_id"].tolist()
 # Another page asks for a session with "inspect_request"; otherwise the picker keeps
@@ -35,7 +36,7 @@ verdict = analysis.verdict(i)
 values = analysis.value_events(i)
 
 label = {0: "normal", 1: "anomaly"}.get(row["label"], "unlabelled")
-st.title(f"Session {session_id}")
+st.header(f"Session {session_id}")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Verdict", "anomalous" if row["anomalous"] else "normal")
 c2.metric("Events", int(row["events"]))

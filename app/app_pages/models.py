@@ -81,6 +81,7 @@ for v in versions:
         g = cached_model(v.version, v.path)[0].config.num_candidates
         a = cached_analysis(info.name, info.created, v.version, v.path, g)
         row[f"flagged on {info.name}"] = int(a.sessions["anomalous"].sum())
+        row["anomalous events"] = int(a.events["anomalous"].sum())
     except Exception as exc:  # a version whose files are gone still gets its row
         row[f"flagged on {info.name}"] = f"unavailable: {exc}"
     rows.append(row)

@@ -1,7 +1,6 @@
 """Timeline: events and anomalies over time, per swim lane, with filters and the
 anomalous sessions; choosing one opens it in Inspect."""
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -45,7 +44,8 @@ c4.metric("Anomalous events", f"{int(view['anomalous'].sum()):,}", help="by key,
 
 if view["time"].notna().any():
     counts = buckets(view)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06,
+                        specs=[[{}], [{"secondary_y": True}]])
     sample = normal_sample(view)
     fig.add_trace(go.Scattergl(x=sample["time"], y=sample["lane"], mode="markers", name="events",
                                marker=dict(size=4, color="rgba(120,144,156,0.25)"), hoverinfo="skip"),
@@ -62,12 +62,15 @@ if view["time"].notna().any():
                               "%{customdata[2]}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Bar(x=counts["bucket"], y=counts["events"], name="events / bucket",
                          marker_color="rgba(120,144,156,0.45)"), row=2, col=1)
-    fig.add_trace(go.Bar(x=counts["bucket"], y=counts["anomalies"], name="anomalies / bucket",
-                         marker_color="#c62828"), row=2, col=1)
+    fig.add_trace(go.Scatter(x=counts["bucket"], y=counts["anomalies"], name="anomalies / bucket",
+                             mode="lines+markers", line=dict(color="#c62828", shape="hv")),
+                  row=2, col=1, secondary_y=True)
     fig.update_layout(height=520, barmode="overlay", margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", y=1.06))
     fig.update_yaxes(title_text="lane", row=1, col=1)
-    fig.update_yaxes(title_text="count", row=2, col=1)
+    fig.update_yaxes(title_text="events", row=2, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="anomalies", row=2, col=1, secondary_y=True, rangemode="tozero",
+                     color="#c62828", showgrid=False)
     st.plotly_chart(fig, width="stretch", key="timeline_chart")
 else:
     st.info("These lines carry no timestamps, so there is no time axis; the sessions are listed below.")
