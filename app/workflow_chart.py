@@ -241,7 +241,7 @@ def view_figure(view, projection: Optional[dict] = None, *, height: Optional[int
         marker=dict(size=[SIZE + 6 if G.nodes[n].get("kind") == "group" else SIZE for n in nodes],
                     color=[s[0] for s in styles], symbol=[s[3] for s in styles], opacity=1,
                     line=dict(color=[s[1] for s in styles], width=[s[2] for s in styles])),
-        unselected=dict(marker=dict(opacity=1)), showlegend=False, name="nodes"))
+        unselected=dict(marker=dict(opacity=1), textfont=dict(color=TEXT)), showlegend=False, name="nodes"))
     if extra:
         names = list(extra)
         fig.add_trace(go.Scatter(
@@ -254,7 +254,8 @@ def view_figure(view, projection: Optional[dict] = None, *, height: Optional[int
             marker=dict(size=SIZE, symbol="square", opacity=1,
                         color=[OFF if n == bad else "#ffebee" for n in names],
                         line=dict(color=OFF, width=3)),
-            unselected=dict(marker=dict(opacity=1)), showlegend=False, name="off-workflow keys"))
+            unselected=dict(marker=dict(opacity=1), textfont=dict(color=OFF)), showlegend=False,
+            name="off-workflow keys"))
     widest = max((len(ns) for ns in view.layers().values()), default=1)
     fig.update_layout(
         height=height or 380 + 50 * min(widest, 10) + (80 if extra else 0),

@@ -8,9 +8,7 @@ and depth), and our parser (the same preset plus the library's common masks).
 
 import csv
 import statistics
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 from common import REPO, emit
 

@@ -183,13 +183,13 @@ def test_s3_listing_pick_and_save(app, s3_endpoint):
 
     at = app
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket="logs")
+    s3.create_bucket(Bucket="app-data-logs")
     lines = HDFS.splitlines(keepends=True)
     objects = {"hdfs/part-1.log": b"".join(lines[:2500]),
                "hdfs/part-2.log.gz": gzip.compress(b"".join(lines[2500:])),
                "other/x.log": b"081109 203518 143 INFO dfs.X: other blk_1\n"}
     for key, body in objects.items():
-        s3.put_object(Bucket="logs", Key=key, Body=body)
+        s3.put_object(Bucket="app-data-logs", Key=key, Body=body)
     at.radio(key="data_source").set_value("S3").run()
     assert any("standard AWS chain" in c for c in texts(at.caption))
     assert not [t for t in at.text_input if "secret" in t.label.lower() or "key" in t.label.lower()]
@@ -201,7 +201,7 @@ def test_s3_listing_pick_and_save(app, s3_endpoint):
     assert not at.exception
     assert any("the bucket does not exist" in e for e in texts(at.error)), texts(at.error)
     # the prefix: keys and sizes
-    at.text_input(key="data_s3_bucket").input("logs")
+    at.text_input(key="data_s3_bucket").input("app-data-logs")
     at.text_input(key="data_s3_prefix").input("hdfs/")
     at.button(key="data_s3_list").click().run()
     assert not at.exception and not at.error, texts(at.error)
@@ -220,7 +220,7 @@ def test_s3_listing_pick_and_save(app, s3_endpoint):
     message = save(at, "hdfs-s3")
     assert "5,000 lines, 626 sessions" in message
     listed = table(at, "sessions").set_index("name")
-    assert listed.loc["hdfs-s3", "source"] == "s3://logs/hdfs/"
+    assert listed.loc["hdfs-s3", "source"] == "s3://app-data-logs/hdfs/"
     assert "testing" not in " ".join(str(v) for v in listed.loc["hdfs-s3"].values)
     # a changed prefix asks for a new listing
     at.text_input(key="data_s3_prefix").input("other/").run()
