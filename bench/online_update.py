@@ -32,6 +32,10 @@ def fpr(model, sessions) -> tuple[int, float]:
     return int(flags.sum()), round(float(flags.mean()), 5)
 
 
+def has_bigram(session, a, b) -> bool:
+    return any(x == a and y == b for x, y in zip(session.keys, session.keys[1:]))
+
+
 def no_e6(sessions):
     return [s for s in sessions if "E6" not in s.keys]
 
@@ -106,6 +110,7 @@ def main():
     abnormal = [s for s in dev.sessions if s.label == ANOMALY]
     normal_b, normal_a = split_every_nth(normal, 2)  # disjoint halves
     scenarios = {"new_behaviour": no_e6(train_all),
+                 "new_interleaving": [s for s in train_all if not has_bigram(s, "E3", "E3")],
                  "young_model": train_all[:100]}
     full = train(train_all, ModelConfig(), TrainConfig(), progress=False)
     reference = {"recall": round(evaluate_scores(score_sessions(full, abnormal))["recall"], 4),

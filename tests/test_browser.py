@@ -84,6 +84,14 @@ def test_demo_journey_in_chromium(app_url, tmp_path):
         assert "Raw lines" in no_trace()
         shot("2-inspect")
 
+        page.get_by_role("link", name="Workflows").click()
+        page.get_by_text("Divergence by").first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)
+        no_trace()
+        shot("2b-workflow")
+        page.get_by_role("link", name="Inspect").click()
+        page.get_by_text("Why: the model's view of one event").wait_for(timeout=60_000)
+
         page.get_by_role("button", name="False positive").click()
         page.get_by_text("Saved: false positive").wait_for(timeout=30_000)
         shot("3-labelled")
@@ -103,4 +111,9 @@ def test_demo_journey_in_chromium(app_url, tmp_path):
         page.get_by_text("scored by hdfs-sample-v2").wait_for(timeout=60_000)
         no_trace()
         shot("5-timeline-v2")
+
+        page.get_by_role("link", name="Data").click()
+        page.get_by_text("Upload").first.wait_for(timeout=60_000)
+        no_trace()
+        shot("6-data")
         browser.close()
