@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,7 @@ from .readers import FORMATS, read_sessions
 from .sessions import ANOMALY, NORMAL, SessionSet
 from .distributed import teardown
 from .grouping import SessionSpec
-from .ingest import Ingested, ingest, parser_for
+from .ingest import Ingested, ingest_once_per_node, parser_for
 from .presets import PRESETS
 from .sources import S3Options, open_source
 from .training import train
@@ -71,15 +72,26 @@ def load_input(args, path: str, model=None):
     if model is not None and not model.parser_state:
         raise ConfigError(f"{args.model_dir} was trained on session files, not raw logs: its keys "
                           "cannot be matched to raw lines (train it with --format raw)")
-    result = ingest(open_source(str(path), _s3_options(args)), preset=args.preset,
-                    log_format=args.log_format,
-                    parser_state=model.parser_state if model is not None else None,
-                    session_by=SessionSpec.parse(args.session_by), labels_path=args.labels)
+    rank = os.environ.get("RANK", "0")
+    result = ingest_once_per_node(
+        lambda: open_source(str(path), _s3_options(args)), _ingest_cache(args),
+        log=lambda msg: print(f"[rank {rank}] {msg}", file=sys.stderr),
+        name=str(path), preset=args.preset, log_format=args.log_format,
+        parser_state=model.parser_state if model is not None else None,
+        session_by=SessionSpec.parse(args.session_by), labels_path=args.labels)
     if not getattr(args, "quiet", False):
         print(f"parsed {result.lines} lines ({result.unmatched_format} outside the log format, "
               f"{result.replaced_lines} with undecodable bytes) into {len(result.grouped.sessions)} "
               f"sessions; preset {result.preset or 'custom'}", file=sys.stderr)
     return result.grouped.sessions, result
+
+
+def _ingest_cache(args) -> Path:
+    """Where the processes of one node share a parse under torchrun (ingest_once_per_node)."""
+    if args.command == "train":
+        return Path(args.model_dir) / ".ingest-cache"
+    out = getattr(args, "out", None)
+    return (Path(out).parent if out else Path(args.model_dir)) / ".ingest-cache"
 
 
 def _workspace_dataset(args, spec: str, model=None):
@@ -206,6 +218,7 @@ def cmd_train(args) -> int:
     path = save_model(model, args.model_dir)
     if values is not None:
         values.save(path)
+    shutil.rmtree(_ingest_cache(args), ignore_errors=True)  # every rank is past reading it
     summary = {k: v for k, v in model.metrics.items() if k != "history"}
     summary.update(model_dir=str(path), sessions=len(data), keys=len(keys))
     if args.register:

@@ -86,6 +86,30 @@ def _events(frame: pd.DataFrame) -> list[Event]:
             for n, raw, h, c, k, t, p, ts, m in zip(*cols)]
 
 
+def write_parsed(folder: Path, grouped: GroupedLog, parser: LogParser) -> Path:
+    """A parsed log as files: events.parquet, sessions.json (ids, labels, members), parser.json."""
+    folder.mkdir(parents=True)
+    _events_frame(grouped.events).to_parquet(folder / "events.parquet", index=False)
+    (folder / "sessions.json").write_text(json.dumps([
+        {"id": s.id, "label": s.label, "members": m}
+        for s, m in zip(grouped.sessions.sessions, grouped.members)]))
+    (folder / "parser.json").write_text(json.dumps(parser.to_state()))
+    return folder
+
+
+def read_parsed(folder: Path, source: str = "") -> tuple[GroupedLog, LogParser]:
+    try:
+        events = _events(pd.read_parquet(folder / "events.parquet"))
+        rows = json.loads((folder / "sessions.json").read_text())
+        parser = LogParser.from_state(json.loads((folder / "parser.json").read_text()))
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataFormatError(f"the parsed files at {folder} are damaged ({exc})") from None
+    sessions = [Session(r["id"], [events[i].key or UNKNOWN for i in r["members"]], r["label"]) for r in rows]
+    grouped = GroupedLog(events, SessionSet(sessions, parser.templates, source=source, format="raw"),
+                         [r["members"] for r in rows])
+    return grouped, parser
+
+
 class Datasets:
     def __init__(self, store: Store, root: str | Path):
         self.store = store
@@ -117,13 +141,8 @@ class Datasets:
         }
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f".staging-{name}-{time.time_ns()}"
-        staging.mkdir()
         try:
-            _events_frame(events).to_parquet(staging / "events.parquet", index=False)
-            (staging / "sessions.json").write_text(json.dumps([
-                {"id": s.id, "label": s.label, "members": m}
-                for s, m in zip(grouped.sessions.sessions, grouped.members)]))
-            (staging / "parser.json").write_text(json.dumps(parser.to_state()))
+            write_parsed(staging, grouped, parser)
             final = self.root / name
             with self.store.transaction() as db:
                 if final.exists():
@@ -159,17 +178,10 @@ class Datasets:
 
     def load(self, name: str) -> Dataset:
         info = self.get(name)
-        folder = Path(info.path)
         try:
-            events = _events(pd.read_parquet(folder / "events.parquet"))
-            rows = json.loads((folder / "sessions.json").read_text())
-            parser = LogParser.from_state(json.loads((folder / "parser.json").read_text()))
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataFormatError(f"dataset {name!r} at {folder} is damaged ({exc}); save it again") from None
-        sessions = [Session(r["id"], [events[i].key or UNKNOWN for i in r["members"]], r["label"])
-                    for r in rows]
-        grouped = GroupedLog(events, SessionSet(sessions, parser.templates, source=info.spec.source,
-                                                format="raw"), [r["members"] for r in rows])
+            grouped, parser = read_parsed(Path(info.path), info.spec.source)
+        except DataFormatError as exc:
+            raise DataFormatError(f"dataset {name!r}: {exc}; save it again") from None
         return Dataset(info, grouped, parser)
 
     def delete(self, name: str) -> None:

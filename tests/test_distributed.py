@@ -118,3 +118,30 @@ def test_detection_under_torchrun_merges_to_the_single_process_output(single, tm
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1])["world_size"] == 2
     assert one.read_text() == two.read_text() and len(one.read_text().splitlines()) == 1256
+
+
+def test_training_from_s3_reads_the_objects_once_per_node(s3_endpoint, tmp_path):
+    """Two processes on one node: the first fetches and parses the S3 objects, the other
+    reads its parse; both train on the same keys."""
+    import boto3
+    import gzip
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="dist-train")
+    lines = (ASSETS / "HDFS_5k.log").read_bytes().splitlines(keepends=True)
+    s3.put_object(Bucket="dist-train", Key="hdfs/a.log", Body=b"".join(lines[:2500]))
+    s3.put_object(Bucket="dist-train", Key="hdfs/b.log.gz", Body=gzip.compress(b"".join(lines[2500:])))
+    model_dir = tmp_path / "m"
+    cmd = [TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "deeplog_core.train",
+           "--train", "s3://dist-train/hdfs/", "--s3-endpoint-url", s3_endpoint, "--s3-region", "us-east-1",
+           "--preset", "HDFS", "--labels", str(ASSETS / "anomaly_label.csv"), "--epochs", "3",
+           "--quiet", "--device", "cpu", "--model-dir", str(model_dir)]
+    result = run(cmd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    err = result.stderr
+    assert err.count("parsed 5000 lines from the source") == 1, err[-3000:]
+    assert "[rank 1] read the node's parse (5000 lines) instead of the source" in err
+    model = load_model(model_dir, device="cpu")
+    assert model.data["sessions"] == 613 and len(model.vocab.keys) == 13 and model.parser_state
+    assert metrics_of(model_dir)["world_size"] == 2
+    assert not (model_dir / ".ingest-cache").exists()
