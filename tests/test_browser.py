@@ -78,32 +78,51 @@ def test_demo_journey_in_chromium(app_url, tmp_path):
         assert "626" in body                            # the sessions card
         shot("1-timeline")
 
-        page.get_by_role("button", name="Inspect").click()
+        # click the first anomaly on the chart: its session opens in Inspect
+        page.get_by_text("Click an anomaly").wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)
+        point = page.evaluate("""() => {
+          const gd = document.querySelector('.js-plotly-plot');
+          const t = gd.data.find(t => t.name && t.name.startsWith('anomaly'));
+          const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+          return {x: r.left + xa._offset + xa.d2p(t.x[0]), y: r.top + ya._offset + ya.d2p(t.y[0]),
+                  session: t.customdata[0][0]};
+        }""")
+        t0 = time.time()
+        page.mouse.click(point["x"], point["y"])
         page.get_by_text("Why: the model's view of one event").wait_for(timeout=60_000)
+        page.get_by_text(f"Session {point['session']}").wait_for(timeout=10_000)
+        print(f"chart click -> inspect: {time.time() - t0:.2f} s")
         page.get_by_text("candidates after this history").first.wait_for(timeout=30_000)
         assert "Raw lines" in no_trace()
         shot("2-inspect")
 
+        t0 = time.time()
         page.get_by_role("link", name="Workflows").click()
         page.get_by_text("Divergence by").first.wait_for(timeout=60_000)
+        print(f"-> workflows: {time.time() - t0:.2f} s")
         page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)
         no_trace()
         shot("2b-workflow")
         page.get_by_role("link", name="Inspect").click()
         page.get_by_text("Why: the model's view of one event").wait_for(timeout=60_000)
 
+        t0 = time.time()
         page.get_by_role("button", name="False positive").click()
         page.get_by_text("Saved: false positive").wait_for(timeout=30_000)
+        print(f"false positive saved: {time.time() - t0:.2f} s")
         shot("3-labelled")
 
         page.get_by_role("link", name="Models").click()
         page.get_by_text("Labels and model versions").wait_for(timeout=60_000)
+        t0 = time.time()
         page.get_by_role("button", name="Update hdfs-sample-v1 from these labels").click()
         try:
             page.get_by_text("New version hdfs-sample-v2 is active").wait_for(timeout=180_000)
         except Exception:
             shot("update-failed")
             raise AssertionError("the update did not finish; page says:\n" + page.inner_text("body")[-3000:])
+        print(f"update job -> new version active: {time.time() - t0:.2f} s")
         no_trace()
         shot("4-updated")
 

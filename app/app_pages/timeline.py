@@ -71,7 +71,14 @@ if view["time"].notna().any():
     fig.update_yaxes(title_text="events", row=2, col=1, secondary_y=False)
     fig.update_yaxes(title_text="anomalies", row=2, col=1, secondary_y=True, rangemode="tozero",
                      color="#c62828", showgrid=False)
-    st.plotly_chart(fig, width="stretch", key="timeline_chart")
+    clicked = st.plotly_chart(fig, width="stretch", key="timeline_chart", on_select="rerun",
+                              selection_mode="points")
+    points = clicked.selection.points if clicked else []
+    hit = next((p["customdata"][0] for p in points if p.get("customdata")), None)
+    if hit:  # an anomaly clicked on the chart opens its session
+        st.session_state["inspect_session"] = st.session_state["inspect_request"] = hit
+        st.switch_page("app_pages/inspect.py")
+    st.caption("Click an anomaly to inspect its session.")
 else:
     st.info("These lines carry no timestamps, so there is no time axis; the sessions are listed below.")
 
