@@ -177,6 +177,11 @@ class LogParser:
         self._templates: dict[str, str] = {}           # key -> template (after fit/load)
         self._by_length: dict[int, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         self._match_cache: dict[str, Optional[str]] = {}
+        # Drain3's masker, unrolled: the same regexes applied in the same order with the
+        # same replacement, without its per-call indirection (a third of mining time).
+        m = self.miner.masker
+        self._masks = [(mi.regex, m.mask_prefix + mi.mask_with + m.mask_suffix)
+                       for mi in m.masking_instructions]
         self.lines_seen = 0
         self.unmatched_format = 0
 
@@ -204,13 +209,18 @@ class LogParser:
 
     # -- pass 1: mining --------------------------------------------------------------
     def fit(self, lines: Iterable[str]) -> "LogParser":
+        match = self.format.regex.match
         for line in lines:
-            if not line.strip():
+            line = line.strip()
+            if not line:
                 continue
-            headers, content, ok = self.split(line)
+            m = match(line)   # mining needs the content only: no header dict per line
             self.lines_seen += 1
-            self.unmatched_format += not ok
-            self.add(content)
+            if m is None:
+                self.unmatched_format += 1
+                self.add(line)
+            else:
+                self.add(m.group("Content") or "")
         if not self.lines_seen:
             raise DataFormatError("no log lines to learn templates from: the input is empty")
         self.finish()
@@ -223,7 +233,9 @@ class LogParser:
     def add(self, content: str) -> int:
         """Mine one content. Identical masked contents are routed once (a cache hit
         gives the cluster Drain3 would find again, since its template already covers it)."""
-        masked = self.miner.masker.mask(content)
+        masked = content
+        for rx, replacement in self._masks:
+            masked = rx.sub(replacement, masked)
         cid = self._mined_by_masked.get(masked)
         if cid is not None:
             self.miner.drain.id_to_cluster[cid].size += 1
