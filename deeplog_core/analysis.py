@@ -146,3 +146,33 @@ def analyse(model: DeepLogModel, grouped: GroupedLog, param_model=None,
                       for r, k in zip(first["reason"].reindex(range(len(sessions))),
                                       first["kind"].reindex(range(len(sessions))))]
     return Analysis(grouped, scores, values, frame, summary, g, time.perf_counter() - start)
+
+
+def session_records(scores: Scores, grouped: Optional[GroupedLog], values=None, g: Optional[int] = None,
+                    indices: Optional[list[int]] = None) -> list[dict]:
+    """JSON-ready verdicts of the scored sessions (`indices`: their places in `grouped`,
+    default 0..n-1): every event with its raw line when known and, with a value model,
+    its value verdict and whether it is anomalous by key, values or both."""
+    from .params import event_kind
+
+    indices = list(range(len(scores))) if indices is None else indices
+    records = []
+    for i, verdict in zip(indices, scores.verdicts(g)):
+        record = verdict.to_dict()
+        if grouped is not None:
+            members = grouped.members[i]
+            for event in record["events"]:
+                if event["position"] < len(members):
+                    idx = members[event["position"]]
+                    src = grouped.events[idx]
+                    event["line_no"], event["content"] = src.line_no, src.content
+                    if values is not None:
+                        event["values"] = values.events[idx].to_dict()
+                        event["kind"] = event_kind(event["anomalous"], values.events[idx].anomalous)
+                elif values is not None:
+                    event["kind"] = event_kind(event["anomalous"], False)
+            if values is not None:
+                record["value_anomaly"] = values.session_anomalous[i]
+                record["anomalous"] = record["anomalous"] or record["value_anomaly"]
+        records.append(record)
+    return records

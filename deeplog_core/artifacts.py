@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 import torch
 from safetensors import SafetensorError
@@ -57,6 +58,7 @@ class DeepLogModel:
     created: str = ""
     library_version: str = ""
     parser_state: dict = field(default_factory=dict)   # raw-log templates (parsing.LogParser)
+    value_model: Optional[object] = None   # params.ParamValueModel beside it, when loaded with it
 
     @property
     def device(self) -> torch.device:

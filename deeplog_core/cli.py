@@ -268,29 +268,14 @@ def cmd_detect(args) -> int:
                                 num_candidates=args.num_candidates, progress=ctx.is_main)
         values = None
         if ingested is not None:  # the parameter-value model, when the model has one
-            from .params import event_kind, load_param_model
+            from .params import load_param_model
 
             param_model = load_param_model(args.model_dir)
             values = param_model.score(ingested.grouped) if param_model is not None else None
-        records = []
-        for i, verdict in zip(mine, scores.verdicts(args.num_candidates)):
-            record = verdict.to_dict()
-            if ingested is not None:  # point every event back at its raw line
-                members = ingested.grouped.members[i]
-                for event in record["events"]:
-                    if event["position"] < len(members):
-                        idx = members[event["position"]]
-                        src = ingested.grouped.events[idx]
-                        event["line_no"], event["content"] = src.line_no, src.content
-                        if values is not None:
-                            event["values"] = values.events[idx].to_dict()
-                            event["kind"] = event_kind(event["anomalous"], values.events[idx].anomalous)
-                    elif values is not None:
-                        event["kind"] = event_kind(event["anomalous"], False)
-                if values is not None:
-                    record["value_anomaly"] = values.session_anomalous[i]
-                    record["anomalous"] = record["anomalous"] or record["value_anomaly"]
-            records.append((i, record))
+        from .analysis import session_records
+
+        records = list(zip(mine, session_records(scores, ingested.grouped if ingested else None,
+                                                 values, args.num_candidates, mine)))
         if ctx.enabled:
             import torch.distributed as dist
 

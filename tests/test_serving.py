@@ -39,7 +39,12 @@ def test_request_shapes_and_overrides(saved_model):
     (b"\xff\xfe", "application/json", "not UTF-8"),
     ("{", "application/json", "not valid JSON"),
     ("42", "application/json", "object or a list"),
-    ('{"foo": 1}', "application/json", "needs 'sessions' or 'keys'"),
+    ('{"foo": 1}', "application/json", "needs 'sessions', 'keys' or 'lines'"),
+    ('{"lines": []}', "application/json", "non-empty list of strings"),
+    ('{"lines": ["a", 3]}', "application/json", "non-empty list of strings"),
+    ('{"lines": ["a"], "session_by": "window:x"}', "application/json", "not a number of seconds"),
+    ('{"lines": ["a"], "session_by": 5}', "application/json", "'session_by' must be a string"),
+    ("\n\n", "text/plain", "no log line"),
     ('{"sessions": []}', "application/json", "non-empty list"),
     ('{"sessions": [5]}', "application/json", "expected a list of log keys"),
     ('{"sessions": [[1.5]]}', "application/json", "string or an integer"),
@@ -89,3 +94,43 @@ def test_any_valid_request_gets_a_verdict_per_event(saved_model, sessions):
         unknown = [k for k in keys if k in ("Q", "7")]
         if unknown:
             assert verdict["anomalous"]
+
+
+@pytest.fixture(scope="module")
+def raw_model_dir(tmp_path_factory):
+    """A model trained on raw HDFS lines (key model + value model), through the CLI."""
+    import subprocess
+    import sys
+    from conftest import ASSETS
+
+    d = tmp_path_factory.mktemp("raw")
+    r = subprocess.run([sys.executable, "-m", "deeplog_core.cli", "train", "--format", "raw",
+                        "--train", str(ASSETS / "HDFS_5k.log"), "--labels", str(ASSETS / "anomaly_label.csv"),
+                        "--model-dir", str(d), "--epochs", "15", "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_raw_log_lines_are_parsed_grouped_and_scored_by_both_models(raw_model_dir):
+    from conftest import ASSETS
+
+    model = model_fn(str(raw_model_dir))
+    assert model.value_model is not None
+    lines = (ASSETS / "HDFS_5k.log").read_text().splitlines()[:600]
+    for body, ctype in ((json.dumps({"lines": lines}), "application/json"), ("\n".join(lines), "text/plain")):
+        out = json.loads(output_fn(predict_fn(input_fn(body, ctype), model)))
+        assert out["lines"] == 600 and out["sessions"]
+        first = out["sessions"][0]
+        assert first["session_id"].startswith("blk_") and "value_anomaly" in first
+        event = first["events"][0]
+        assert event["line_no"] == 1 and event["content"].startswith("Receiving block")
+        assert event["values"]["status"] in ("normal", "anomaly", "not_modelled", "no_values")
+        assert event["kind"] in (None, "key", "value", "both")
+    # an unmatched line is an unknown key, never a crash
+    out = predict_fn(input_fn(json.dumps({"lines": ["081109 203518 143 INFO dfs.X: quite new blk_42 text"]})), model)
+    assert out["sessions"][0]["events"][0]["reason"] == "unknown_key"
+
+
+def test_raw_lines_to_a_model_of_key_files_say_why(saved_model):
+    with pytest.raises(DataFormatError, match="trained on session files"):
+        predict_fn(input_fn('{"lines": ["x blk_1"]}'), model_fn(str(saved_model)))
