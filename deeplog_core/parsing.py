@@ -36,6 +36,60 @@ COMMON_MASKS = (
 )
 
 
+TOKEN_CACHE_SIZE = 50_000
+
+try:  # the regex parser of the standard library (private, stable since 3.4; moved in 3.11)
+    from re import _constants as _sre, _parser as _sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre
+    import sre_parse as _sre_parse
+
+# Character categories that contain no whitespace.
+_SAFE_CATEGORIES = {_sre.CATEGORY_DIGIT, _sre.CATEGORY_WORD, _sre.CATEGORY_NOT_SPACE}
+
+
+def token_safe(pattern: str) -> bool:
+    """Whether a regex can only ever match text without whitespace (no `.`, `\\s`,
+    negated classes, anchors or lookarounds): then it never matches across tokens, and
+    masking token by token equals masking the line."""
+    try:
+        tree = _sre_parse.parse(pattern)
+    except Exception:
+        return False
+
+    def space_free(code: int) -> bool:
+        return not chr(code).isspace()
+
+    def safe(items) -> bool:
+        for op, av in items:
+            if op is _sre.LITERAL:
+                ok = space_free(av)
+            elif op is _sre.IN:
+                ok = all((iop is _sre.LITERAL and space_free(iav))
+                         or (iop is _sre.RANGE and all(space_free(c) for c in range(iav[0], iav[1] + 1)))
+                         or (iop is _sre.CATEGORY and iav in _SAFE_CATEGORIES)
+                         for iop, iav in av)
+            elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) or str(op) == "POSSESSIVE_REPEAT":
+                ok = safe(av[2])
+            elif op is _sre.SUBPATTERN:
+                ok = safe(av[-1])
+            elif op is _sre.BRANCH:
+                ok = all(safe(b) for b in av[1])
+            elif op is _sre.AT:
+                # \b and \B see whitespace (a non-word character) or the string's edge
+                # around a token alike; ^ and $ do not
+                ok = av in (_sre.AT_BOUNDARY, _sre.AT_NON_BOUNDARY)
+            elif op is _sre.CATEGORY:
+                ok = av in _SAFE_CATEGORIES
+            else:                      # ANY, NOT_LITERAL, lookarounds, backreferences, ...
+                ok = False
+            if not ok:
+                return False
+        return True
+
+    return safe(tree)
+
+
 class LogFormat:
     """A loghub `log_format` such as ``<Date> <Time> <Level> <Component>: <Content>``."""
 
@@ -178,10 +232,15 @@ class LogParser:
         self._by_length: dict[int, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         self._match_cache: dict[str, Optional[str]] = {}
         # Drain3's masker, unrolled: the same regexes applied in the same order with the
-        # same replacement, without its per-call indirection (a third of mining time).
+        # same replacement, without its per-call indirection.
         m = self.miner.masker
         self._masks = [(mi.regex, m.mask_prefix + mi.mask_with + m.mask_suffix)
                        for mi in m.masking_instructions]
+        # When no mask can match whitespace, masking a line is masking each of its tokens,
+        # and tokens repeat far more than lines (hosts, paths, words): each distinct token
+        # is masked once. Drain3 splits on whitespace, so it sees the very same tokens.
+        self._by_token = all(token_safe(mi.regex.pattern) for mi in m.masking_instructions)
+        self._token_cache: dict[str, str] = {}
         self.lines_seen = 0
         self.unmatched_format = 0
 
@@ -233,9 +292,7 @@ class LogParser:
     def add(self, content: str) -> int:
         """Mine one content. Identical masked contents are routed once (a cache hit
         gives the cluster Drain3 would find again, since its template already covers it)."""
-        masked = content
-        for rx, replacement in self._masks:
-            masked = rx.sub(replacement, masked)
+        masked = self.mask(content)
         cid = self._mined_by_masked.get(masked)
         if cid is not None:
             self.miner.drain.id_to_cluster[cid].size += 1
@@ -243,6 +300,24 @@ class LogParser:
         cluster, _ = self.miner.drain.add_log_message(masked)
         self._mined_by_masked[masked] = cluster.cluster_id
         return cluster.cluster_id
+
+    def mask(self, content: str) -> str:
+        """Drain3's masking of `content` (as tokens joined by single spaces)."""
+        if not self._by_token:
+            for rx, replacement in self._masks:
+                content = rx.sub(replacement, content)
+            return content
+        cache, out = self._token_cache, []
+        for token in content.split():
+            masked = cache.get(token)
+            if masked is None:
+                masked = token
+                for rx, replacement in self._masks:
+                    masked = rx.sub(replacement, masked)
+                if len(cache) < TOKEN_CACHE_SIZE:   # bounded: memory stays flat
+                    cache[token] = masked
+            out.append(masked)
+        return " ".join(out)
 
     def _index(self) -> None:
         self._templates = {f"E{c.cluster_id}": c.get_template() for c in self.miner.drain.clusters}
@@ -260,7 +335,7 @@ class LogParser:
     # -- pass 2: matching --------------------------------------------------------------
     def match(self, content: str) -> Optional[str]:
         """The key of the known template that fits `content` best, or None."""
-        masked = self.miner.masker.mask(content)
+        masked = self.mask(content)
         if masked in self._match_cache:
             return self._match_cache[masked]
         tokens = masked.split()

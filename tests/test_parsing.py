@@ -79,3 +79,26 @@ def test_state_round_trip_and_unknown_lines():
 def test_parse_before_fit_is_an_error():
     with pytest.raises(ConfigError, match="no templates"):
         list(LogParser(ParserConfig.from_preset("HDFS")).parse(HDFS_LINES[:1]))
+
+
+def test_token_safety_of_mask_regexes():
+    from deeplog_core.parsing import token_safe
+    assert token_safe(r"blk_-?\d+") and token_safe(r"(\d+\.){3}\d+(:\d+)?") and token_safe(r"\b0[xX][0-9a-f]+\b")
+    for unsafe in (r"a b", r".*", r"[^x]+", r"^\d+", r"\s+", r"0x.*?\s", r"(?<=a)b", r"(a)\1", "[\t-z]"):
+        assert not token_safe(unsafe), unsafe
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["blk_-12", "blk_7", "10.0.0.1:50010", "1.2.3.4", "0x1F", "size", "x-0xab",
+                                 "=42", "core.3", "a", "", "  ", "\t", "12:30:01", "/10.1.1.1"]),
+                min_size=0, max_size=12))
+def test_masking_by_token_gives_drain3s_tokens(parts):
+    from deeplog_core.parsing import LogParser, ParserConfig
+    content = " ".join(parts)
+    for preset in ("HDFS", "Linux", "Android", "Zookeeper", "BGL", "HPC"):
+        parser = LogParser(ParserConfig.from_preset(preset))
+        assert parser._by_token
+        assert parser.mask(content).split() == parser.miner.masker.mask(content).split(), preset
