@@ -138,22 +138,27 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def read_model_doc(path: Path, fmt: str, version: int, what: str) -> dict:
+    """The JSON document of a model file, checked to be `fmt` at `version`."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise ModelFileError(f"{path}: not a DeepLog {what} file")
+    if doc.get("format_version") != version:
+        raise ModelFileError(f"{path}: {what} format version {doc.get('format_version')!r}; "
+                             f"this library reads version {version}")
+    return doc
+
+
 def load_model(model_dir, device: str = "auto") -> DeepLogModel:
     """Load a model directory written by save_model, refusing anything else."""
     model_dir = Path(model_dir)
     config_path = model_dir / CONFIG_FILE
     if not config_path.is_file():
         raise ModelFileError(f"{model_dir}: not a model directory (no {CONFIG_FILE})")
-    try:
-        doc = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{config_path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFileError(f"{config_path}: not a DeepLog model file")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{config_path}: model format version {doc.get('format_version')!r}; "
-            f"this library reads version {FORMAT_VERSION}")
+    doc = read_model_doc(config_path, FORMAT, FORMAT_VERSION, "model")
     try:
         config = ModelConfig.from_dict(doc["model"])
         # How a model was trained does not change what it computes: fields a newer or

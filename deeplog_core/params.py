@@ -73,7 +73,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from .artifacts import _atomic_write, _sha256, library_version, prepare_model_dir
+from .artifacts import _atomic_write, _sha256, library_version, prepare_model_dir, read_model_doc
 from .config import ParamConfig
 from .errors import ConfigError, DataFormatError, ModelFileError
 from .grouping import UNKNOWN, GroupedLog
@@ -861,15 +861,7 @@ class ParamValueModel:
         path = model_dir / PARAM_CONFIG_FILE
         if not path.is_file():
             raise ModelFileError(f"{model_dir}: no parameter-value model ({PARAM_CONFIG_FILE} missing)")
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise ModelFileError(f"{path}: not a DeepLog parameter-value model file")
-        if doc.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(f"{path}: format version {doc.get('format_version')!r}; "
-                                 f"this library reads version {FORMAT_VERSION}")
+        doc = read_model_doc(path, FORMAT, FORMAT_VERSION, "parameter-value model")
         try:
             model = cls(ParamConfig.from_dict(doc["config"]))
             model.keys_ = {str(k): KeyModel.from_dict(v) for k, v in doc["keys"].items()}
