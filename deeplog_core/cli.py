@@ -1,5 +1,5 @@
 """The ``deeplog`` command line: train, evaluate, detect, parse, jobs (and, from
-cli_feedback, label, update, models).
+cli_feedback, label, update, models; from cli_datasets, dataset).
 
 Every failure the library anticipates (bad files, bad flags, bad model directories)
 ends as one ``error: ...`` line and exit status 2, never a traceback.
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import cli_feedback
+from . import cli_datasets, cli_feedback
 from .artifacts import load_model, prepare_model_dir, save_model
 from .config import INPUT_MODES, PAIR_WEIGHTINGS, ModelConfig, TrainConfig
 from .detect import score_sessions
@@ -430,11 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     _format_arg(p)
     _device_arg(p)
     cli_feedback.add_parsers(sub, _format_arg)
+    cli_datasets.add_parsers(sub, _s3_args)
     return parser
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "detect": cmd_detect, "parse": cmd_parse,
-            "jobs": cmd_jobs, **cli_feedback.COMMANDS}
+            "jobs": cmd_jobs, **cli_feedback.COMMANDS, **cli_datasets.COMMANDS}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

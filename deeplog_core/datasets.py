@@ -16,7 +16,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import pandas as pd
 
@@ -86,6 +86,16 @@ def _events(frame: pd.DataFrame) -> list[Event]:
             for n, raw, h, c, k, t, p, ts, m in zip(*cols)]
 
 
+def _counted(lines: Iterable[str], phase: str, on_progress, every: int = 20_000) -> Iterator[str]:
+    n = 0
+    for n, line in enumerate(lines, start=1):
+        if on_progress and n % every == 0:
+            on_progress({"phase": phase, "lines": n})
+        yield line
+    if on_progress:
+        on_progress({"phase": phase, "lines": n, "done": True})
+
+
 def write_parsed(folder: Path, grouped: GroupedLog, parser: LogParser) -> Path:
     """A parsed log as files: events.parquet, sessions.json (ids, labels, members), parser.json."""
     folder.mkdir(parents=True)
@@ -116,16 +126,18 @@ class Datasets:
         self.root = Path(root)
 
     def create(self, name: str, source: LogSource, spec: DatasetSpec,
-               labels: Optional[dict[str, int]] = None, replace: bool = False) -> DatasetInfo:
-        """Parse `source` into a dataset called `name` (mining its templates)."""
+               labels: Optional[dict[str, int]] = None, replace: bool = False,
+               on_progress: Optional[Callable[[dict], None]] = None) -> DatasetInfo:
+        """Parse `source` into a dataset called `name` (mining its templates).
+        `on_progress` gets {"phase": "mining"|"matching", "lines": n} every 20,000 lines."""
         if not NAME_RE.match(name or ""):
             raise ConfigError(f"dataset name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
         if not replace and self.exists(name):
             raise ConfigError(f"a dataset called {name!r} exists already; pick another name")
         session_by = SessionSpec.parse(spec.session_by)
         parser, preset = parser_for(source, spec.preset or None, spec.log_format or None)
-        parser.fit(source.lines())
-        events = list(parser.parse(source.lines()))
+        parser.fit(_counted(source.lines(), "mining", on_progress))
+        events = list(parser.parse(_counted(source.lines(), "matching", on_progress)))
         if not events:
             raise DataFormatError(f"{source.name}: no log lines in it")
         grouped = group(events, session_by, parser.templates)

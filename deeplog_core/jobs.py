@@ -199,6 +199,20 @@ class JobRunner:
             command += ["--replay", replay]
         return self._launch(job_id, command)
 
+    def start_ingest(self, name: str, inputs: list[str], flags: list[str]) -> int:
+        """Parse sources into the workspace dataset `name` in the background (`flags`:
+        those of ``deeplog dataset create`` besides --name and --input)."""
+        job_id = self.store.create_job(kind="ingest", dataset=name, params={"inputs": inputs, "flags": flags},
+                                       launcher=asdict(Launcher()))
+        folder = self.jobs_dir / str(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        log, progress = folder / "ingest.log", folder / "progress.jsonl"
+        self.store.update_job(job_id, log_path=str(log), progress_path=str(progress))
+        command = [sys.executable, "-m", "deeplog_core.cli", "dataset", "create", "--name", name,
+                   *[arg for path in inputs for arg in ("--input", path)], *flags,
+                   "--db", str(self.store.path), "--quiet", "--progress-file", str(progress)]
+        return self._launch(job_id, command)
+
     def _launch(self, job_id: int, command: list[str]) -> int:
         self.store.update_job(job_id, command=command)
         proc = subprocess.Popen(
@@ -299,8 +313,8 @@ def supervise(db: str, job_id: int) -> int:
         from .cli_feedback import _registry
 
         metrics, version = {}, ""
-        config = Path(job["model_dir"]) / "config.json"
-        if config.is_file():
+        config = Path(job["model_dir"]) / "config.json" if job.get("model_dir") else None
+        if config is not None and config.is_file():
             doc = json.loads(config.read_text())
             metrics = {k: v for k, v in doc.get("metrics", {}).items() if k != "history"}
             registered = _registry(store).by_path(job["model_dir"])

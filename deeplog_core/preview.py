@@ -419,3 +419,62 @@ def datasets_frame(infos) -> pd.DataFrame:
         "created": datetime.fromtimestamp(i.created).replace(microsecond=0),
     } for i in infos], columns=["name", "source", "lines", "sessions", "templates", "outside format",
                                 "anomalous (labels)", "preset", "grouping", "created"])
+
+
+# -- saving large sources in the background ---------------------------------------------------
+
+INLINE_PARSE_ENV = "DEEPLOG_INLINE_PARSE_MB"
+DEFAULT_INLINE_PARSE_MB = 25
+
+
+def inline_parse_bytes() -> int:
+    """Sources up to this size are parsed in the page; larger ones by a background job."""
+    text = os.environ.get(INLINE_PARSE_ENV, "").strip()
+    try:
+        return int(float(text) * 1024 * 1024) if text else DEFAULT_INLINE_PARSE_MB * 1024 * 1024
+    except ValueError:
+        raise ConfigError(f"${INLINE_PARSE_ENV}={text!r} is not a number of megabytes") from None
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", PurePosixPath(PureWindowsPath(name).name).name)[:100] or "upload"
+
+
+def ingest_request(workspace: str | os.PathLike, spec, *, uploads: Sequence[tuple[str, bytes]] = (),
+                   files: Sequence[Path] = (), s3: Optional[tuple[str, str, S3Options, Optional[list]]] = None,
+                   labels: Optional[dict[str, int]] = None) -> tuple[list[str], list[str]]:
+    """(inputs, flags) of ``deeplog dataset create`` for what the Data page picked. Uploads
+    (and labels) are written under the workspace first, so the job reads files; S3 keeps
+    only the location and the picked keys, never credentials."""
+    folder = Path(workspace) / "uploads" / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    inputs: list[str] = []
+    flags = ["--source-label", spec.source, "--session-by", spec.session_by]
+    if spec.preset:
+        flags += ["--preset", spec.preset]
+    elif spec.log_format:
+        flags += ["--log-format", spec.log_format]
+    if uploads:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, (name, data) in enumerate(uploads):
+            path = folder / f"{i:03d}-{_safe_name(name)}"
+            path.write_bytes(data)
+            inputs.append(str(path))
+    inputs += [str(Path(f).resolve()) for f in files]
+    if s3 is not None:
+        bucket, prefix, options, keys = s3
+        inputs.append(s3_url(bucket, prefix))
+        for key in keys or ():
+            flags += ["--s3-key", key]
+        for flag, value in (("--s3-endpoint-url", options.endpoint_url), ("--s3-region", options.region),
+                            ("--s3-profile", options.profile)):
+            if value:
+                flags += [flag, value]
+    if not inputs:
+        raise ConfigError("nothing to save: pick some logs first")
+    if labels is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "labels.csv"
+        path.write_text("BlockId,Label\n" + "".join(f"{k},{'Anomaly' if v else 'Normal'}\n"
+                                                    for k, v in labels.items()))
+        flags += ["--labels", str(path)]
+    return inputs, flags

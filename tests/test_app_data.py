@@ -225,3 +225,47 @@ def test_s3_listing_pick_and_save(app, s3_endpoint):
     # a changed prefix asks for a new listing
     at.text_input(key="data_s3_prefix").input("other/").run()
     assert any("list the objects again" in i for i in texts(at.info))
+
+
+def test_a_large_source_is_saved_by_a_background_job(app, monkeypatch, workspace, root):
+    """Above the inline limit (here 0 MB) saving runs as an ingest job; the page polls it."""
+    import time
+
+    monkeypatch.setenv("DEEPLOG_INLINE_PARSE_MB", "0")
+    at = app
+    at.radio(key="data_source").set_value("Local path").run()
+    at.text_input(key="data_local_path").input("HDFS/HDFS_2k.log").run()
+    at.text_input(key="data_name").input("hdfs-2k-job")
+    at.button(key="data_save").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        at.run()
+        if any(s.startswith("Saved dataset **hdfs-2k-job**") for s in texts(at.success)) or at.error:
+            break
+        time.sleep(0.5)
+    assert not at.error, texts(at.error)
+    assert any(s.startswith("Saved dataset **hdfs-2k-job**: 2,000 lines") for s in texts(at.success))
+    assert at.sidebar.selectbox[0].value == "hdfs-2k-job"
+    from deeplog_core.demo import Workspace
+    from deeplog_core.store import Store
+    jobs = Store(workspace / "deeplog.db").list_jobs()
+    assert jobs[0]["kind"] == "ingest" and jobs[0]["status"] == "succeeded"
+    assert Workspace.open(workspace).datasets.get("hdfs-2k-job").spec.source.endswith("HDFS_2k.log")
+
+
+def test_ingest_request_keeps_uploads_labels_and_s3_picks(tmp_path):
+    from deeplog_core.datasets import DatasetSpec
+    from deeplog_core.preview import ingest_request
+    from deeplog_core.sources import S3Options
+
+    spec = DatasetSpec("upload:a.log", preset="HDFS", session_by="id")
+    inputs, flags = ingest_request(tmp_path, spec, uploads=[("../../a.log", b"x\n"), ("b.gz", b"y")],
+                                   labels={"blk_1": 1})
+    assert [p.split("/")[-1] for p in inputs] == ["000-a.log", "001-b.gz"]
+    assert all(str(tmp_path / "uploads") in p for p in inputs)
+    labels = flags[flags.index("--labels") + 1]
+    assert open(labels).read() == "BlockId,Label\nblk_1,Anomaly\n"
+    assert flags[:4] == ["--source-label", "upload:a.log", "--session-by", "id"] and "--preset" in flags
+    inputs, flags = ingest_request(tmp_path, spec, s3=("bk", "logs/", S3Options(endpoint_url="http://h:9"), ["logs/a"]))
+    assert inputs == ["s3://bk/logs/"] and flags[-4:] == ["--s3-key", "logs/a", "--s3-endpoint-url", "http://h:9"]

@@ -177,3 +177,26 @@ def test_parse_from_s3(s3_endpoint, tmp_path):
     result = run("parse", "--input", "s3://no-bucket/x", "--s3-endpoint-url", s3_endpoint,
                  "--out", tmp_path / "t.csv", "--quiet")
     assert result.returncode == 2 and "bucket does not exist" in result.stderr
+
+
+def test_dataset_create_from_several_files_in_order_and_list(tmp_path):
+    lines = (ASSETS / "HDFS_5k.log").read_text().splitlines(keepends=True)
+    a, b = tmp_path / "b-first.log", tmp_path / "a-second.log"
+    a.write_text("".join(lines[:3000]))
+    b.write_text("".join(lines[3000:]))
+    db = tmp_path / "ws" / "deeplog.db"
+    r = run("dataset", "create", "--name", "two", "--input", str(a), "--input", str(b), "--preset", "HDFS",
+            "--labels", str(ASSETS / "anomaly_label.csv"), "--db", str(db), "--quiet",
+            "--progress-file", str(tmp_path / "p.jsonl"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (out["lines"], out["sessions"], out["labelled_anomalous"]) == (5000, 626, 13)
+    phases = [json.loads(x)["phase"] for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert phases == ["mining", "matching"]
+    from deeplog_core.demo import Workspace
+    first = Workspace.open(db.parent).datasets.load("two").grouped.events[0]
+    assert first.raw == lines[0].rstrip("\n")            # the files were read in the given order
+    again = run("dataset", "create", "--name", "two", "--input", str(a), "--db", str(db), "--quiet")
+    assert again.returncode == 2 and "exists already" in again.stderr
+    listed = [json.loads(x) for x in run("dataset", "list", "--db", str(db)).stdout.splitlines()]
+    assert [d["name"] for d in listed] == ["two"]

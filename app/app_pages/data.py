@@ -4,15 +4,16 @@ choose how sessions group, and save them as a dataset of the workspace."""
 import pandas as pd
 import streamlit as st
 
-from components import current, show_error
+from components import current, job_runner, show_error
 from deeplog_core.datasets import DatasetSpec
-from deeplog_core.errors import DeepLogError
+from deeplog_core.errors import ConfigError, DeepLogError
 from deeplog_core.grouping import HDFS_BLOCK
 from deeplog_core.presets import PRESETS
 from deeplog_core.preview import (DEFAULT_MAX_UPLOAD_MB, Preview, data_root, datasets_frame, human_size,
                                   labels_from_bytes, labels_from_path, list_s3, local_files,
                                   local_source, max_upload_mb, preview, s3_label, s3_options,
-                                  s3_source, session_by, suggest_name, upload_source)
+                                  s3_source, session_by, suggest_name, upload_source,
+                                  ingest_request, inline_parse_bytes)
 
 AUTO = "auto (detect)"
 CUSTOM = "custom log format"
@@ -43,6 +44,8 @@ def cached_preview(identity: tuple, preset: str, log_format: str, _source) -> Pr
 st.subheader("1. Source")
 kind = st.radio("Where the logs are", SOURCES, horizontal=True, key="data_source")
 source, identity, label = None, None, ""
+source_bytes = 0      # how much there is to parse: large sources are saved by a job
+files, found, keys = [], [], None
 
 if kind == "Upload":
     files = st.file_uploader("Log files (plain or gzip; several are read in order)",
@@ -53,6 +56,7 @@ if kind == "Upload":
         try:
             source = upload_source([(f.name, f.getvalue()) for f in files])
             identity = ("upload", tuple((f.file_id, f.name, f.size) for f in files))
+            source_bytes = sum(f.size for f in files)
             label = "upload:" + ", ".join(f.name for f in files)
         except DeepLogError as exc:
             show_error(exc)
@@ -77,6 +81,7 @@ elif kind == "Local path":
                 st.caption(f"… and {len(found) - len(shown):,} more files")
             source = local_source(root, rel)
             identity = ("local", tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in found))
+            source_bytes = sum(p.stat().st_size for p in found)
             label = source.name
         except (DeepLogError, OSError) as exc:
             show_error(exc)
@@ -127,6 +132,7 @@ else:
             else:
                 source = s3_source(bucket, prefix, s3_options(endpoint, region, profile), keys)
                 identity = ("s3", where, tuple(objects), tuple(keys) if keys is not None else None)
+                source_bytes = sum(size for k, size in objects if keys is None or k in keys)
                 label = s3_label(source)
         except DeepLogError as exc:
             show_error(exc)
@@ -247,15 +253,50 @@ if result is not None and spec_text is not None:
                            log_format=log_format.strip() if not result.preset else "",
                            session_by=spec_text)
         try:
-            with st.spinner(f"Parsing every line of {source.name} and mining its templates…"):
-                info = ws.datasets.create(name.strip(), source, spec, labels=labels, replace=replace)
+            if not replace and ws.datasets.exists(name.strip()):
+                raise ConfigError(f"a dataset called {name.strip()!r} exists already; pick another name")
+            if source_bytes > inline_parse_bytes():   # large: a background job, the page stays live
+                inputs, flags = ingest_request(
+                    ws.path, spec, labels=labels,
+                    uploads=[(f.name, f.getvalue()) for f in files] if kind == "Upload" else (),
+                    files=found if kind == "Local path" else (),
+                    s3=(bucket, prefix, s3_options(endpoint, region, profile), keys) if kind == "S3" else None)
+                st.session_state["data_ingest_job"] = (
+                    job_runner().start_ingest(name.strip(), inputs, flags + (["--replace"] if replace else [])),
+                    name.strip())
+            else:
+                with st.spinner(f"Parsing every line of {source.name} and mining its templates…"):
+                    info = ws.datasets.create(name.strip(), source, spec, labels=labels, replace=replace)
+                st.session_state["data_saved"] = {"name": info.name, "stats": info.stats}
+                st.session_state.pop("data_name_for", None)       # suggest a fresh name next
+                st.session_state["dataset_request"] = info.name   # the sidebar selects it
+                st.rerun()
         except Exception as exc:  # DeepLogError, or a reader failure: a message, not a trace
             show_error(exc)
-        else:
-            st.session_state["data_saved"] = {"name": info.name, "stats": info.stats}
-            st.session_state.pop("data_name_for", None)       # suggest a fresh name next
-            st.session_state["dataset_request"] = info.name   # the sidebar selects it
-            st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def watch_ingest(job_id: int, name: str) -> None:
+    runner = job_runner()
+    job = runner.get(job_id)
+    if job is None:
+        return
+    progress = runner.progress(job_id)
+    last = progress[-1] if progress else None
+    st.markdown(f"**Saving {name} in the background (job {job_id}): {job['status']}**"
+                + (f" — {last['phase']}, {last['lines']:,} lines" if last else ""))
+    if job["status"] == "failed":
+        st.error(job["error"] or "the job failed")
+    elif job["status"] == "succeeded" and st.session_state.get("data_ingest_done") != job_id:
+        st.session_state["data_ingest_done"] = job_id
+        st.session_state["data_saved"] = {"name": name, "stats": ws.datasets.get(name).stats}
+        st.session_state.pop("data_name_for", None)
+        st.session_state["dataset_request"] = name
+        st.rerun(scope="app")
+
+
+if "data_ingest_job" in st.session_state:
+    watch_ingest(*st.session_state["data_ingest_job"])
 
 saved = st.session_state.pop("data_saved", None)
 if saved:
