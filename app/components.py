@@ -32,11 +32,16 @@ def workspace() -> Workspace:
 
 
 @st.cache_resource
-def job_runner():
+def _job_runner(path: str):
     from deeplog_core.jobs import JobRunner
 
-    ws = workspace()
+    ws = _workspace(path)
     return JobRunner(ws.store, ws.path / "jobs")
+
+
+def job_runner():
+    """The job runner of the current workspace (one per workspace folder)."""
+    return _job_runner(str(workspace_dir()))
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the dataset…")
