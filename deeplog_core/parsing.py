@@ -37,6 +37,14 @@ COMMON_MASKS = (
 
 
 TOKEN_CACHE_SIZE = 50_000
+SPLIT_MAX_WORDS = 4        # a wildcard with at most this many plain words ...
+SPLIT_MIN_SUPPORT = 3      # ... each on at least this many lines is a constant
+WORD = re.compile(r"([A-Za-z][A-Za-z_-]*=)?[A-Za-z][A-Za-z_-]*")   # a word, or key=word
+# Parts of dates are values however few of them a sample holds.
+CALENDAR = {w.lower() for w in (
+    "Jan Feb Mar Apr May Jun Jul Aug Sep Sept Oct Nov Dec January February March April June July "
+    "August September October November December Mon Tue Wed Thu Fri Sat Sun Monday Tuesday "
+    "Wednesday Thursday Friday Saturday Sunday AM PM UTC GMT").split()}
 
 try:  # the regex parser of the standard library (private, stable since 3.4; moved in 3.11)
     from re import _constants as _sre, _parser as _sre_parse
@@ -195,7 +203,7 @@ class ParserConfig:
                    preset.timestamp, preset.label_field)
 
     def masks(self) -> tuple[str, ...]:
-        return tuple(self.regexes) + (COMMON_MASKS if self.common_masks else ())
+        return (COMMON_MASKS if self.common_masks else ()) + tuple(self.regexes)
 
     def to_dict(self) -> dict:
         return {"log_format": self.log_format, "regexes": list(self.regexes), "sim_th": self.sim_th,
@@ -241,6 +249,7 @@ class LogParser:
         # is masked once. Drain3 splits on whitespace, so it sees the very same tokens.
         self._by_token = all(token_safe(mi.regex.pattern) for mi in m.masking_instructions)
         self._token_cache: dict[str, str] = {}
+        self._masked_counts: dict[str, int] = {}
         self.lines_seen = 0
         self.unmatched_format = 0
 
@@ -296,10 +305,35 @@ class LogParser:
         cid = self._mined_by_masked.get(masked)
         if cid is not None:
             self.miner.drain.id_to_cluster[cid].size += 1
+            self._masked_counts[masked] += 1
             return cid
         cluster, _ = self.miner.drain.add_log_message(masked)
         self._mined_by_masked[masked] = cluster.cluster_id
+        self._masked_counts[masked] = 1
         return cluster.cluster_id
+
+    def _split_constant_words(self) -> None:
+        """Drain merges lines that differ in one plain word ("Instance spawned
+        successfully" / "Instance destroyed successfully"): a wildcard whose values are a
+        few words, each seen several times, is a constant. Such a template gets one
+        specific template per word (matching prefers the most exact one)."""
+        members = defaultdict(list)
+        for masked, cid in self._mined_by_masked.items():
+            members[f"E{cid}"].append((masked.split(), self._masked_counts.get(masked, 1)))
+        for key, template in list(self._templates.items()):
+            tokens = template.split()
+            rows = [(t, n) for t, n in members.get(key, ()) if len(t) == len(tokens)]
+            for pos, tok in enumerate(tokens):
+                if tok != WILDCARD:
+                    continue
+                values: dict[str, int] = defaultdict(int)
+                for t, n in rows:
+                    values[t[pos]] += n
+                if (2 <= len(values) <= SPLIT_MAX_WORDS and min(values.values()) >= SPLIT_MIN_SUPPORT
+                        and all(WORD.fullmatch(v) and v.rsplit("=", 1)[-1].lower() not in CALENDAR for v in values)):
+                    for i, word in enumerate(sorted(values)):
+                        self._templates[f"{key}.{i + 1}"] = " ".join(tokens[:pos] + [word] + tokens[pos + 1:])
+                    break
 
     def mask(self, content: str) -> str:
         """Drain3's masking of `content` (as tokens joined by single spaces)."""
@@ -321,6 +355,7 @@ class LogParser:
 
     def _index(self) -> None:
         self._templates = {f"E{c.cluster_id}": c.get_template() for c in self.miner.drain.clusters}
+        self._split_constant_words()
         self._by_length = defaultdict(list)
         for key, template in self._templates.items():
             tokens = tuple(template.split())

@@ -102,3 +102,23 @@ def test_masking_by_token_gives_drain3s_tokens(parts):
         parser = LogParser(ParserConfig.from_preset(preset))
         assert parser._by_token
         assert parser.mask(content).split() == parser.miner.masker.mask(content).split(), preset
+
+
+def test_a_wildcard_of_a_few_plain_words_becomes_constants():
+    from deeplog_core.parsing import LogParser, ParserConfig
+    lines = []
+    for i in range(12):
+        verb = ("spawned", "destroyed", "rebooted")[i % 3]
+        lines.append(f"2024-01-01 10:00:{i:02d} INFO nova: Instance {verb} successfully in {i}.5 seconds")
+        lines.append(f"2024-01-01 10:01:{i:02d} INFO sshd: failure rhost=10.0.0.{i} user={('root', 'guest')[i % 2]}")
+        lines.append(f"2024-01-01 10:02:{i:02d} INFO ftpd: connection at {('Jun', 'Jul')[i % 2]} {i} 2005")
+    parser = LogParser(ParserConfig("<Date> <Time> <Level> <Component>: <Content>")).fit(lines)
+    keys = [e.key for e in parser.parse(lines)]
+    templates = [parser.templates[k] for k in keys]
+    assert templates[0] == "Instance spawned successfully in <*> seconds"
+    assert templates[3] == "Instance destroyed successfully in <*> seconds"
+    assert len({templates[i] for i in range(0, 36, 3)}) == 3            # one per verb
+    assert templates[1].endswith("user=root") and templates[4].endswith("user=guest")
+    assert len({templates[i] for i in range(2, 36, 3)}) == 1            # months stay values
+    state = LogParser.from_state(parser.to_state())
+    assert [state.match(e.content) for e in parser.parse(lines)] == keys
