@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .progress import ProgressFile
+
 
 def cmd_dataset(args) -> int:
     from .datasets import DatasetSpec
@@ -31,21 +33,14 @@ def cmd_dataset(args) -> int:
     spec = DatasetSpec(source=args.source_label or ", ".join(args.input), preset=args.preset or "",
                        log_format=args.log_format or "", session_by=args.session_by)
     labels = read_label_file(args.labels) if args.labels else None
-    progress = open(args.progress_file, "a", encoding="utf-8") if args.progress_file else None
+    with ProgressFile(args.progress_file) as progress:
+        def report(record: dict) -> None:
+            progress.write(record)
+            if not args.quiet:
+                print(f"{record['phase']}: {record['lines']:,} lines", file=sys.stderr)
 
-    def report(record: dict) -> None:
-        if progress:
-            progress.write(json.dumps(record) + "\n")
-            progress.flush()
-        if not args.quiet:
-            print(f"{record['phase']}: {record['lines']:,} lines", file=sys.stderr)
-
-    try:
         info = ws.datasets.create(args.name, source, spec, labels=labels, replace=args.replace,
                                   on_progress=report)
-    finally:
-        if progress:
-            progress.close()
     print(json.dumps({"name": info.name, **info.stats}))
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import UpdateConfig
 from .errors import ConfigError
+from .progress import ProgressFile
 
 
 def dataset_key(path: str) -> str:
@@ -84,12 +85,10 @@ def cmd_update(args) -> int:
     config = UpdateConfig(max_epochs=args.max_epochs, lr=args.lr, replay=args.replay_per_label,
                           seed=args.seed)
     out_dir = prepare_model_dir(args.out) if args.out else None
-    progress = open(args.progress_file, "a", encoding="utf-8") if args.progress_file else None
+    progress = ProgressFile(args.progress_file)
 
     def on_epoch(record: dict) -> None:
-        if progress:
-            progress.write(json.dumps(record) + "\n")
-            progress.flush()
+        progress.write(record)
         if not args.quiet:
             print(f"update epoch {record['epoch']}: {record['fp_flagged']} of {record['fp_windows']} "
                   "labelled windows still flagged", file=sys.stderr)
@@ -99,8 +98,7 @@ def cmd_update(args) -> int:
                                        [s for s in replay.sessions if s.label != 1], config,
                                        templates=data.templates, on_epoch=on_epoch)
     finally:
-        if progress:
-            progress.close()
+        progress.close()
     values, accepted = _update_value_model(args.model_dir, ingested, labels)
     updated.metrics["update"]["value_events_accepted"] = accepted
     report.value_events_accepted = accepted

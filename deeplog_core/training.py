@@ -14,7 +14,6 @@ flags of ``deeplog train``, alone or under torchrun.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import random
@@ -35,6 +34,7 @@ from .config import ModelConfig, TrainConfig
 from .distributed import DistContext, restarted, setup
 from .errors import ConfigError, ModelFileError
 from .model import LogKeyLSTM
+from .progress import ProgressFile
 from .sessions import Session, fingerprint
 from .vocab import Vocabulary
 from .windows import encode, make_windows, unique_pairs
@@ -180,7 +180,7 @@ def train(sessions: Sequence[Session], config: ModelConfig = ModelConfig(),
             best = (state["best_loss"], state["best_epoch"], state["best_model"])
             history = list(state["history"])
             start_epoch = state["epoch"] + 1
-    progress_fh = open(progress_file, "a", encoding="utf-8") if progress_file and ctx.is_main else None
+    progress_fh = ProgressFile(progress_file if ctx.is_main else None)
     started = time.perf_counter()
     bar = tqdm(range(start_epoch, tc.epochs + 1), desc="training", unit="epoch",
                disable=not progress or not ctx.is_main)
@@ -227,16 +227,13 @@ def train(sessions: Sequence[Session], config: ModelConfig = ModelConfig(),
                     "best_loss": best[0], "best_epoch": best[1], "best_model": best[2],
                     "history": history, "fingerprint": data_fingerprint,
                     "model_config": config.to_dict(), "train_config": tc.to_dict()})
-            if progress_fh:
-                progress_fh.write(json.dumps(record) + "\n")
-                progress_fh.flush()
+            progress_fh.write(record)
             if on_epoch:
                 on_epoch(record)
         if epoch - best[1] >= tc.patience:
             break
     bar.close()
-    if progress_fh:
-        progress_fh.close()
+    progress_fh.close()
     if not history:
         raise ConfigError("no epoch was run (the checkpoint is already past --epochs)")
     net.load_state_dict(best[2])

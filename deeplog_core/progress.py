@@ -1,0 +1,32 @@
+"""A job's progress file: one JSON object a line, appended and flushed as work goes on,
+so any reader (the app, `deeplog jobs show`) sees it live. Training, updates and
+ingestion all report through it."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+
+class ProgressFile:
+    """Appends records to `path`; with no path, records go nowhere."""
+
+    def __init__(self, path: Optional[str | os.PathLike]):
+        self._fh = open(path, "a", encoding="utf-8") if path else None
+
+    def write(self, record: dict) -> None:
+        if self._fh:
+            self._fh.write(json.dumps(record) + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "ProgressFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
