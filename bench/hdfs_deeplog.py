@@ -39,7 +39,11 @@ def main():
         "recall_min": min(r["recall"] for r in runs),
         "fpr_mean": round(statistics.mean(r["fpr"] for r in runs), 5),
         "fpr_max": max(r["fpr"] for r in runs),
-        "meets_targets": all(r["recall"] >= 0.97 and r["fpr"] <= 0.003 for r in runs),
+        # one false positive is 0.1 point of FPR here, so a run's own figure is noisy:
+        # both the mean and how many single runs meet the targets are printed
+        "meets_targets_mean": (statistics.mean(r["recall"] for r in runs) >= 0.97
+                               and statistics.mean(r["fpr"] for r in runs) <= 0.003),
+        "runs_meeting_targets": sum(r["recall"] >= 0.97 and r["fpr"] <= 0.003 for r in runs),
         "runs": runs, "peak_rss_mb": peak_rss_mb(),
     }
     emit(figures)

@@ -25,7 +25,8 @@ class ModelConfig:
     window_size     h: how many previous keys the model sees.
     hidden_size     alpha: LSTM units per layer.
     num_layers      L: stacked LSTM layers.
-    num_candidates  g: an event is normal when its key is among the g most likely.
+    num_candidates  g: an event is normal when its key is among the g most likely log
+                    keys (the end of a session is not one of them: model.key_rank).
     input_mode      how a key enters the LSTM: a one-hot vector (the paper; default,
                     measured best: bench/ablation.py), a learned embedding, or the key id
                     as one number (the seed's ``--input-size 1``).

@@ -7,9 +7,10 @@ top candidates. Results stay as arrays (Scores) until a caller asks for one sess
 verdict, so scoring a million events does not build a million Python objects.
 
 An event is anomalous when its key is unknown to the model, or is not among the g most
-likely next keys; the end-of-session event is anomalous when ending there is not among
-them or is less likely than ``min_end_probability`` (the session stopped early). A
-session is anomalous when any event is.
+likely next log keys (the end of the session never takes one of those g slots:
+model.key_rank); the end-of-session event is anomalous when fewer than g keys are more
+likely than ending there or ending is less likely than ``min_end_probability`` (the
+session stopped early). A session is anomalous when any event is.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .artifacts import DeepLogModel
+from .model import key_rank
 from .sessions import Session
 from .vocab import EOS, UNK
 from .windows import distinct_rows, encode, make_windows
@@ -109,8 +111,10 @@ class Scores:
         for j in range(lo, hi):
             pos, tid = int(self.position[j]), int(self.target[j])
             row = self.history_index[j]
+            # g log keys, and the end of the session where it ranks among them
+            n = g + int(EOS in self.top_ids[row, :g])
             cands = [(vocab.key_of(c), round(float(p), 6))
-                     for c, p in zip(self.top_ids[row, :g], self.top_probs[row, :g])]
+                     for c, p in zip(self.top_ids[row, :n], self.top_probs[row, :n])]
             key = session.keys[pos] if pos < len(session.keys) else vocab.key_of(EOS)
             reason = None
             if flags[j - lo]:
@@ -140,7 +144,7 @@ def score_sessions(model: DeepLogModel, sessions: Sequence[Session], *,
     cfg, vocab, net = model.config, model.vocab, model.net
     g = num_candidates or cfg.num_candidates
     V = len(vocab)
-    K = min(V - 2, max(g, 10))  # PAD and UNK are never candidates
+    K = min(V - 2, max(g + 1, 10))  # PAD and UNK are never candidates; +1: the end
     windows = make_windows(encode(sessions, vocab, cfg.session_end), cfg.window_size)
     histories, hist_inv = distinct_rows(windows.history, V)
     # distinct (history, actual key) pairs, sorted by history so a batch of histories
@@ -167,9 +171,8 @@ def score_sessions(model: DeepLogModel, sessions: Sequence[Session], *,
             rows = torch.from_numpy(pair_hist[lo:hi] - s).to(device)
             keys = torch.from_numpy(pair_key[lo:hi]).to(device)
             p_rows = probs[rows]
-            p_key = p_rows.gather(1, keys[:, None])
-            pair_prob[lo:hi] = p_key[:, 0].cpu().numpy()
-            pair_rank[lo:hi] = ((p_rows > p_key).sum(1) + 1).cpu().numpy()
+            pair_prob[lo:hi] = p_rows.gather(1, keys[:, None])[:, 0].cpu().numpy()
+            pair_rank[lo:hi] = key_rank(p_rows, keys).cpu().numpy()
             bar.update(e - s)
     bar.close()
     rank = pair_rank[pair_inv]
@@ -203,7 +206,10 @@ def score_window_by_window(model: DeepLogModel, sessions: Sequence[Session],
                     break
                 x = torch.from_numpy(windows.history[j:j + 1]).to(model.device)
                 logits = net(x)[0]
-                predicted = torch.argsort(logits, descending=True)[:g].tolist()
+                order = torch.argsort(logits, descending=True).tolist()
+                if target != EOS:  # the end never takes a log key's slot (model.key_rank)
+                    order = [k for k in order if k != EOS]
+                predicted = order[:g]
                 ended_early = (target == EOS and float(torch.softmax(logits, -1)[EOS])
                                < cfg.min_end_probability)
                 if target not in predicted or ended_early:

@@ -7,7 +7,21 @@ from torch import nn
 from torch.nn import functional as F
 
 from .config import ModelConfig
-from .vocab import PAD, UNK
+from .vocab import EOS, PAD, UNK
+
+
+def key_rank(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1-based rank of each target among the log keys: 1 + how many keys are more likely.
+
+    The end of a session is not a log key, so it never takes one of a key's g slots: g
+    counts log keys, as in the paper (with the end competing for a slot, g = 9 became
+    g = 8 wherever ending was likely; bench/ablation.py). The end itself is ranked
+    against the keys.
+    """
+    p = probs.gather(1, target[:, None])
+    above = (probs > p).sum(1)
+    end_above = (probs[:, EOS] > p[:, 0]) & (target != EOS)
+    return above - end_above.long() + 1
 
 
 class LogKeyLSTM(nn.Module):

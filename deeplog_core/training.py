@@ -33,7 +33,7 @@ from .artifacts import DeepLogModel, library_version
 from .config import ModelConfig, TrainConfig
 from .distributed import DistContext, restarted, setup
 from .errors import ConfigError, ModelFileError
-from .model import LogKeyLSTM
+from .model import LogKeyLSTM, key_rank
 from .progress import ProgressFile
 from .sessions import Session, fingerprint
 from .vocab import Vocabulary
@@ -102,8 +102,7 @@ def _evaluate(net, pairs: _PairSet, g: int, ctx: DistContext = DistContext(),
             ce = F.cross_entropy(logits, pairs.y[sl], reduction="none")
             loss += float((ce * pairs.w[sl]).sum())
             window_loss += float((ce * pairs.counts[sl]).sum())
-            k = min(g, logits.shape[1])
-            hit = (logits.topk(k, dim=1).indices == pairs.y[sl, None]).any(1).float()
+            hit = (key_rank(logits.softmax(-1), pairs.y[sl]) <= g).float()
             hits += float((hit * pairs.counts[sl]).sum())
     loss, window_loss, hits = ctx.all_sum([loss, window_loss, hits])
     n, w = float(pairs.counts.sum()), float(pairs.w.sum())

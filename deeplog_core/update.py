@@ -32,7 +32,7 @@ from .artifacts import DeepLogModel, library_version
 from .config import UpdateConfig
 from .errors import ConfigError
 from .labels import CONFIRMED, FALSE_POSITIVE, Label
-from .model import LogKeyLSTM
+from .model import LogKeyLSTM, key_rank
 from .sessions import Session
 from .training import _PairSet, seed_everything
 from .vocab import EOS, RESERVED, UNK, Vocabulary
@@ -125,7 +125,7 @@ def _flagged(net, x, y, g: int, min_end: float) -> np.ndarray:
     with torch.inference_mode():
         probs = torch.softmax(net(x), dim=-1)
         p = probs.gather(1, y[:, None])[:, 0]
-        rank = (probs > p[:, None]).sum(1) + 1
+        rank = key_rank(probs, y)
         flags = (y == UNK) | (rank > g) | ((y == EOS) & (p < min_end))
     return flags.cpu().numpy()
 

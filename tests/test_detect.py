@@ -1,10 +1,12 @@
 """Detection on a grammar whose anomalies are known exactly (see conftest)."""
 
 import pytest
+import torch
 
 from conftest import ANOMALIES, grammar_sessions
 from deeplog_core import Session, detect, score_sessions
 from deeplog_core.detect import score_window_by_window
+from deeplog_core.model import key_rank
 from deeplog_core.vocab import EOS
 
 
@@ -81,3 +83,24 @@ def test_num_candidates_changes_the_verdict_without_rescoring(grammar_model):
 def test_empty_input_list(grammar_model):
     scores = score_sessions(grammar_model, [])
     assert len(scores) == 0 and scores.session_anomalous().shape == (0,)
+
+
+def test_the_end_of_a_session_never_takes_a_log_keys_slot():
+    # ids: PAD 0, UNK 1, EOS 2, then three keys; ending is the most likely next event
+    probs = torch.tensor([[0.0, 0.0, 0.5, 0.3, 0.15, 0.05]] * 4)
+    target = torch.tensor([3, 4, 5, EOS])
+    # keys are ranked among keys only; the end is ranked against the keys
+    assert key_rank(probs, target).tolist() == [1, 2, 3, 1]
+    probs = torch.tensor([[0.0, 0.0, 0.1, 0.3, 0.4, 0.2]])
+    assert key_rank(probs, torch.tensor([EOS])).tolist() == [4]
+
+
+def test_candidates_are_g_log_keys_and_the_end_where_it_ranks(grammar_model):
+    sessions = grammar_sessions(30, seed=11) + [a[0] for a in ANOMALIES]
+    for g in (1, 2, 3):
+        for verdict in score_sessions(grammar_model, sessions, num_candidates=g).verdicts():
+            for event in verdict.events:
+                keys = [k for k, _ in event.candidates if k != "<eos>"]
+                assert len(keys) == g and len(event.candidates) - len(keys) <= 1
+                if event.key != "<eos>" and event.rank is not None:
+                    assert event.anomalous == (event.key not in keys)
