@@ -74,7 +74,9 @@ with left:
     what = (f"`{event.key}` is {REASONS[event.reason]}" if event.anomalous
             else f"`{event.key}` is among the top-{analysis.g} (rank {event.rank})")
     st.markdown(f"**Event {pos}**: {what}. Template: _{analysis.grouped.sessions.templates.get(event.key, '—')}_")
-    st.plotly_chart(candidate_chart(event, f"Top-{len(event.candidates)} candidates after this history"),
+    ends = any(k == "<eos>" for k, _ in event.candidates)
+    title = f"Top-{analysis.g} candidates after this history" + (" (and the end of the session)" if ends else "")
+    st.plotly_chart(candidate_chart(event, title),
                     width="stretch", key="inspect_candidates")
 with right:
     if pos < len(values):
