@@ -5,7 +5,7 @@ Public API
     Session, SessionSet                sessions of log keys, with labels when known
     ModelConfig, TrainConfig           frozen hyperparameter dataclasses
     Vocabulary                         keys <-> ids, with PAD / UNK / EOS reserved
-    train                              fit the log-key LSTM on normal sessions
+    train                              fit the log-key model (LSTMs averaged) on normal sessions
     save_model, load_model             the model directory (config.json + safetensors)
     score_sessions, detect             batched top-g detection; Scores / SessionVerdict
     evaluate_scores                    TP/FP/TN/FN, precision, recall, F1, FPR

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, TrainConfig
 from .errors import ConfigError, ModelFileError
-from .model import LogKeyLSTM
+from .model import build_net, member_nets
 from .vocab import Vocabulary
 
 FORMAT = "deeplog-model"
@@ -50,7 +50,7 @@ class DeepLogModel:
 
     config: ModelConfig
     vocab: Vocabulary
-    net: LogKeyLSTM
+    net: torch.nn.Module   # model.LogKeyLSTM, or a LogKeyEnsemble of them
     train_config: TrainConfig = field(default_factory=TrainConfig)
     metrics: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
@@ -67,6 +67,19 @@ class DeepLogModel:
     def to(self, device) -> "DeepLogModel":
         self.net.to(device)
         return self
+
+    def member(self, k: int) -> "DeepLogModel":
+        """LSTM k of an ensemble as a model of its own (sharing its weights): member 0 is the
+        single-LSTM model the same seed trains (bench/ compares the two in one run)."""
+        nets = member_nets(self.net)
+        if not 0 <= k < len(nets):
+            raise ConfigError(f"member {k}: the model has {len(nets)} LSTM(s)")
+        members = self.metrics.get("members")
+        return DeepLogModel(
+            config=replace(self.config, members=1), vocab=self.vocab, net=nets[k],
+            train_config=self.train_config, metrics=dict(members[k]) if members else dict(self.metrics),
+            data=self.data, templates=self.templates, created=self.created,
+            library_version=self.library_version, parser_state=self.parser_state)
 
 
 def _sha256(path: Path) -> str:
@@ -180,7 +193,7 @@ def load_model(model_dir, device: str = "auto") -> DeepLogModel:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{weights}: not a safetensors weights file ({exc})") from None
-    net = LogKeyLSTM(len(vocab), config)
+    net = build_net(len(vocab), config)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -29,6 +29,7 @@ from .distributed import teardown
 from .grouping import SessionSpec
 from .ingest import Ingested, ingest_once_per_node, parser_for
 from .presets import PRESETS
+from .progress import epoch_text
 from .sources import S3Options, open_source
 from .training import train
 from tqdm.auto import tqdm
@@ -145,6 +146,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--dropout", type=float, default=d.dropout, help="between LSTM layers")
     p.add_argument("--min-end-probability", type=float, default=d.min_end_probability,
                    help="the end of a session must be at least this likely (0: top-g only)")
+    p.add_argument("--members", type=int, default=d.members,
+                   help=f"LSTMs in the model, each trained apart and averaged (default {d.members}; "
+                        "1: the paper's single LSTM)")
     p.add_argument("--num-classes", type=int, default=None,
                    help="seed flag: the number of log keys; checked against the data")
     p.add_argument("--local", action="store_true", help="seed flag: run here (always the case)")
@@ -174,7 +178,7 @@ def _model_config(args) -> ModelConfig:
                        num_layers=args.num_layers, num_candidates=args.num_candidates,
                        input_mode=mode, embedding_dim=embedding_dim,
                        session_end=not args.no_session_end, dropout=args.dropout,
-                       min_end_probability=args.min_end_probability)
+                       min_end_probability=args.min_end_probability, members=args.members)
 
 
 def cmd_train(args) -> int:
@@ -362,7 +366,7 @@ def cmd_jobs(args) -> int:
     if args.jobs_command == "list":
         for job in runner.list():
             p = runner.progress(job["id"])
-            epoch = f"epoch {p[-1]['epoch']}/{p[-1]['epochs']}" if p else ""
+            epoch = epoch_text(p[-1]) if p else ""
             print(f"{job['id']:>4}  {job['status']:<10} {job['launcher']['kind']:<8} {epoch:<14} {job['dataset']}")
         return 0
     job = runner.get(args.id)

@@ -1,6 +1,9 @@
-"""The log-key model of DeepLog §3.1: an LSTM over the last h keys, a linear layer over keys."""
+"""The log-key model of DeepLog §3.1: an LSTM over the last h keys, a linear layer over keys;
+and an ensemble of such LSTMs (ModelConfig.members) that predicts their average."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -60,3 +63,42 @@ class LogKeyLSTM(nn.Module):
         out, _ = self.lstm(self._inputs(ids))
         logits = self.fc(out[:, -1, :])
         return logits.masked_fill(self.output_mask, float("-inf"))
+
+
+class LogKeyEnsemble(nn.Module):
+    """Several LogKeyLSTMs of one shape, trained apart (training.train: bagging, each with
+    its own seed and validation split), predicting the average of their distributions.
+
+    forward returns log-probabilities of the mixture, so everything that takes a
+    LogKeyLSTM's logits works unchanged: softmax(forward(x)) is the mixture and
+    cross_entropy(forward(x), y) its negative log-likelihood. Averaging helps exactly
+    where one LSTM is unsure: a rare but normal next key that one member ranks 12th and
+    another 4th lands inside the top g (docs/architecture.md).
+    """
+
+    def __init__(self, members: list[LogKeyLSTM]):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least two members")
+        self.members = nn.ModuleList(members)
+        self.num_keys = members[0].num_keys
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        mask = self.members[0].output_mask
+        # The masked ids (PAD, UNK) are -inf in every member; a logsumexp over -inf alone
+        # has a NaN gradient, so they are summed as 0 and masked again afterwards.
+        logp = torch.stack([F.log_softmax(m(ids), dim=-1) for m in self.members]).masked_fill(mask, 0.0)
+        mixture = torch.logsumexp(logp, dim=0) - math.log(len(self.members))
+        return mixture.masked_fill(mask, float("-inf"))
+
+
+def build_net(num_keys: int, config: ModelConfig) -> nn.Module:
+    """The untrained net a configuration describes: one LSTM, or an ensemble of them."""
+    if config.members == 1:
+        return LogKeyLSTM(num_keys, config)
+    return LogKeyEnsemble([LogKeyLSTM(num_keys, config) for _ in range(config.members)])
+
+
+def member_nets(net: nn.Module) -> list[LogKeyLSTM]:
+    """The LSTMs a net is made of (itself, when it is one)."""
+    return list(net.members) if isinstance(net, LogKeyEnsemble) else [net]

@@ -30,3 +30,18 @@ class ProgressFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def epoch_text(record: dict) -> str:
+    """Where an epoch record stands: "epoch 14/100", or "member 2/3 · epoch 14/100"."""
+    text = f"epoch {record['epoch']}/{record['epochs']}"
+    if record.get("members", 1) > 1:
+        text = f"member {record['member']}/{record['members']} · {text}"
+    return text
+
+
+def epoch_fraction(record: dict) -> float:
+    """Share of the work an epoch record has reached (members before it counted whole)."""
+    members, member = record.get("members", 1), record.get("member", 1)
+    done = (member - 1) * record["epochs"] + record["epoch"]
+    return min(1.0, done / (members * record["epochs"]))

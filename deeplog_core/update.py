@@ -32,7 +32,7 @@ from .artifacts import DeepLogModel, library_version
 from .config import UpdateConfig
 from .errors import ConfigError
 from .labels import CONFIRMED, FALSE_POSITIVE, Label
-from .model import LogKeyLSTM, key_rank
+from .model import LogKeyEnsemble, LogKeyLSTM, key_rank, member_nets
 from .sessions import Session
 from .training import _PairSet, seed_everything
 from .vocab import EOS, RESERVED, UNK, Vocabulary
@@ -63,8 +63,9 @@ class UpdateReport:
         return asdict(self)
 
 
-def _grow(model: DeepLogModel, new_keys: list[str]) -> tuple[LogKeyLSTM, Vocabulary]:
-    """A copy of the model's net over a vocabulary with `new_keys` appended."""
+def _grow(model: DeepLogModel, new_keys: list[str]) -> tuple[torch.nn.Module, Vocabulary]:
+    """A copy of the model's net (every member of an ensemble) over a vocabulary with
+    `new_keys` appended."""
     net = copy.deepcopy(model.net).cpu()
     if not new_keys:
         return net, model.vocab
@@ -73,8 +74,12 @@ def _grow(model: DeepLogModel, new_keys: list[str]) -> tuple[LogKeyLSTM, Vocabul
                           "cannot learn new keys (its inputs are scaled by the vocabulary size); "
                           "retrain it with these sessions instead")
     vocab = Vocabulary([*model.vocab.to_list(), *new_keys])
-    old, new = len(model.vocab), len(vocab)
-    grown = LogKeyLSTM(new, model.config)
+    grown = [_grow_member(m, len(model.vocab), len(vocab), model.config) for m in member_nets(net)]
+    return (grown[0] if len(grown) == 1 else LogKeyEnsemble(grown)), vocab
+
+
+def _grow_member(net: LogKeyLSTM, old: int, new: int, config) -> LogKeyLSTM:
+    grown = LogKeyLSTM(new, config)
     state, target = net.state_dict(), grown.state_dict()
     with torch.no_grad():
         for name, value in state.items():
@@ -94,7 +99,7 @@ def _grow(model: DeepLogModel, new_keys: list[str]) -> tuple[LogKeyLSTM, Vocabul
             else:
                 raise ConfigError(f"cannot grow parameter {name} of shape {tuple(value.shape)}")
     grown.load_state_dict(target)
-    return grown, vocab
+    return grown
 
 
 def _resolve(labels: Sequence[Label], sessions: dict[str, Session], vocab: Vocabulary,

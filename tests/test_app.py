@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO
+from deeplog_core import load_model
 from deeplog_core.demo import DEMO_DATASET, Workspace
 from deeplog_core.labels import LabelStore
 
@@ -117,7 +118,8 @@ def test_train_page_starts_a_job_on_a_workspace_dataset_and_shows_progress(works
     at.switch_page("app_pages/train.py").run()
     assert not at.exception, at.exception
     at.text_input[0].set_value("sample-small")
-    at.number_input[4].set_value(3)          # epochs
+    at.number_input[4].set_value(2)          # LSTMs averaged
+    at.number_input[5].set_value(3)          # epochs
     at.button[0].click().run()
     assert not at.exception, at.exception
     deadline = time.time() + 150
@@ -129,5 +131,10 @@ def test_train_page_starts_a_job_on_a_workspace_dataset_and_shows_progress(works
     assert any(s.value.startswith("Job ") and s.value.endswith(": succeeded") for s in at.subheader), \
         [s.value for s in at.subheader] + [e.value for e in at.error]
     assert metrics(at).get("Epoch") == "3 / 3"
-    assert Workspace.open(workspace).registry.active("sample-small").version == "sample-small-v1"
+    # two LSTMs, one after the other: the bar ends on the second one's last epoch
+    bars = [(p.proto.value, p.proto.text) for p in at.get("progress")]
+    assert (100, "member 2/2 · epoch 3/3") in bars, bars
+    active = Workspace.open(workspace).registry.active("sample-small")
+    assert active.version == "sample-small-v1"
+    assert load_model(active.path, "cpu").config.members == 2
     assert any("sample-small-v1" in s.value for s in at.success)

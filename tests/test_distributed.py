@@ -17,7 +17,8 @@ from deeplog_core import load_model, read_sessions, score_sessions
 pytestmark = pytest.mark.slow
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 TRAIN = ASSETS / "hdfs_100k" / "train.csv"
-FLAGS = ["--train", str(TRAIN), "--epochs", "6", "--patience", "100", "--quiet", "--device", "cpu"]
+FLAGS = ["--train", str(TRAIN), "--epochs", "6", "--patience", "100", "--members", "2", "--quiet",
+         "--device", "cpu"]
 
 
 def train_cmd(launcher: list[str], model_dir, *extra) -> list[str]:
@@ -84,27 +85,33 @@ def test_killed_worker_is_restarted_and_resumes_from_the_checkpoint(tmp_path):
     progress = tmp_path / "progress.jsonl"
     # One failure is injected and one restart allowed: each attempt rendezvouses under
     # its own store prefix (distributed.py), so the restarted group never meets the
-    # dead attempt's keys.
+    # dead attempt's keys. The kill lands in the second LSTM of a two-member model, so
+    # the restart must keep the finished first member and go on inside the second.
     cmd = [TORCHRUN, "--standalone", "--nproc-per-node", "2", "--max-restarts", "1", "-m",
-           "deeplog_core.train", "--train", str(TRAIN), "--epochs", "40", "--patience", "100",
-           "--batch-size", "32", "--quiet", "--device", "cpu", "--model-dir", str(tmp_path / "m"),
-           "--progress-file", str(progress)]
+           "deeplog_core.train", "--train", str(TRAIN), "--epochs", "12", "--patience", "100",
+           "--members", "2", "--batch-size", "32", "--quiet", "--device", "cpu",
+           "--model-dir", str(tmp_path / "m"), "--progress-file", str(progress)]
     proc = subprocess.Popen(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline and (not progress.exists() or len(progress.read_text().splitlines()) < 3):
+
+    def records():
+        return [json.loads(line) for line in progress.read_text().splitlines()] if progress.exists() else []
+
+    deadline = time.time() + 180
+    while time.time() < deadline and sum(r["member"] == 2 for r in records()) < 2:
         time.sleep(0.2)
     workers = children(proc.pid)
     assert len(workers) == 2, "torchrun should run two workers"
     os.kill(workers[-1], signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
-    epochs = [json.loads(line)["epoch"] for line in progress.read_text().splitlines()]
+    seen = [(r["member"], r["epoch"]) for r in records()]
     metrics = metrics_of(tmp_path / "m")
-    assert metrics["resumed_from_epoch"] >= 3
-    assert epochs[-1] == 40 and metrics["epochs_run"] == 40
-    # after the restart the epochs go on from the checkpoint: none starts over at 1
-    assert epochs.count(1) == 1
+    assert metrics["resumed_from_epoch"] >= 12 + 2
+    assert seen[-1] == (2, 12) and metrics["epochs_run"] == 24
+    # after the restart the epochs go on from the checkpoint: no member starts over
+    assert seen.count((1, 1)) == 1 and seen.count((2, 1)) == 1 and seen.count((1, 12)) == 1
+    assert len(metrics["members"]) == 2 and load_model(tmp_path / "m", "cpu").config.members == 2
 
 
 def test_detection_under_torchrun_merges_to_the_single_process_output(single, tmp_path):

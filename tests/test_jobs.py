@@ -33,15 +33,16 @@ def wait_for(predicate, timeout=180, step=0.2):
 
 
 def test_a_job_reports_progress_live_and_succeeds(runner, tmp_path):
-    job_id = runner.start(TRAIN, str(tmp_path / "m"), {"epochs": 6, "patience": 100, "device": "cpu"})
+    job_id = runner.start(TRAIN, str(tmp_path / "m"), {"epochs": 6, "patience": 100, "members": 2,
+                                                       "device": "cpu"})
     job = runner.get(job_id)
     assert job["status"] == "running" and job["pid"] and job["started"]
     first = wait_for(lambda: runner.progress(job_id))
     assert first[0]["epoch"] == 1 and "samples_per_s" in first[0] and "eta_s" in first[0]
     done = wait_for(lambda: (j := runner.get(job_id))["status"] not in ("queued", "running") and j)
     assert done["status"] == "succeeded", done["error"]
-    assert done["metrics"]["epochs_run"] == 6 and done["model_version"]
-    assert len(runner.progress(job_id)) == 6
+    assert done["metrics"]["epochs_run"] == 12 and done["model_version"]   # 2 LSTMs x 6 epochs
+    assert [(r["member"], r["epoch"]) for r in runner.progress(job_id)][5:7] == [(1, 6), (2, 1)]
     assert (tmp_path / "m" / "config.json").is_file()
     assert Path(done["log_path"]).read_text().startswith("$ ")
 

@@ -78,7 +78,9 @@ for v in versions:
            "labelled windows flagged before → after":
                f"{upd['fp_flagged_before']} → {upd['fp_flagged_after']}" if upd else ""}
     try:
-        g = cached_model(v.version, v.path)[0].config.num_candidates
+        cfg = cached_model(v.version, v.path)[0].config
+        g = cfg.num_candidates
+        row["LSTMs"] = cfg.members
         a = cached_analysis(info.name, info.created, v.version, v.path, g)
         row[f"flagged on {info.name}"] = int(a.sessions["anomalous"].sum())
         row["anomalous events"] = int(a.events["anomalous"].sum())

@@ -6,7 +6,9 @@ import streamlit as st
 
 from components import current, job_runner
 from deeplog_core.demo import assets_dir
+from deeplog_core.config import ModelConfig
 from deeplog_core.jobs import Launcher, log_tail
+from deeplog_core.progress import epoch_fraction, epoch_text
 from deeplog_core.errors import DeepLogError
 
 ws, info, _ = current()
@@ -25,11 +27,15 @@ current_choice = next((n for n in names if DATASETS[n] == f"dataset:{info.name}"
 with st.form("train_form"):
     dataset = st.selectbox("Dataset", names, index=names.index(current_choice))
     register = st.text_input("Model name (versions are numbered)", value=info.name)
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c0 = st.columns(5)
     window = c1.number_input("History h", 1, 100, 10)
     candidates = c2.number_input("Top-g", 1, 100, 9)
     layers = c3.number_input("LSTM layers L", 1, 8, 2)
     hidden = c4.number_input("Hidden units α", 4, 1024, 64)
+    members = c0.number_input("LSTMs averaged", 1, 32, ModelConfig.members,
+                              help="Each is trained apart (its own seed and validation split) and "
+                                   "the model averages their predictions: fewer false positives "
+                                   "for that many times the training. 1 is the paper's single LSTM.")
     c5, c6, c7, c8 = st.columns(4)
     epochs = c5.number_input("Epochs", 1, 1000, 30)
     batch = c6.number_input("Batch size", 8, 65536, 512)
@@ -47,7 +53,7 @@ if submitted:
                     else Launcher("torchrun", int(nproc), int(nnodes), endpoint.strip()))
         started = runner.start(DATASETS[dataset], None, {
             "window_size": int(window), "num_candidates": int(candidates), "num_layers": int(layers),
-            "hidden_size": int(hidden), "epochs": int(epochs), "batch_size": int(batch),
+            "hidden_size": int(hidden), "members": int(members), "epochs": int(epochs), "batch_size": int(batch),
             "device": device, "register": register.strip() or info.name}, launcher)
         st.session_state["watch_job"] = started
     except DeepLogError as exc:
@@ -65,15 +71,19 @@ def watch(job_id: int) -> None:
     if progress:
         last = progress[-1]
         a, b, c, d = st.columns(4)
-        a.metric("Epoch", f"{last['epoch']} / {last['epochs']}")
+        a.metric("Epoch", f"{last['epoch']} / {last['epochs']}",
+                 help=None if last.get("members", 1) == 1 else f"of LSTM {last['member']} of {last['members']}")
         b.metric("Validation loss", f"{last['val_loss']:.4f}")
         c.metric("Samples/s", f"{last['samples_per_s']:,.0f}")
         d.metric("ETA", f"{last['eta_s']:.0f} s" if status == "running" else "–")
-        st.progress(min(1.0, last["epoch"] / last["epochs"]))
+        st.progress(epoch_fraction(last), text=epoch_text(last))
         frame = pd.DataFrame(progress)
         fig = go.Figure()
-        fig.add_scatter(x=frame["epoch"], y=frame["train_loss"], name="train loss")
-        fig.add_scatter(x=frame["epoch"], y=frame["val_loss"], name="validation loss")
+        groups = frame.groupby("member") if "member" in frame and frame["member"].nunique() > 1 else [(None, frame)]
+        for member, part in groups:
+            suffix = f" (LSTM {member})" if member is not None else ""
+            fig.add_scatter(x=part["epoch"], y=part["train_loss"], name="train loss" + suffix)
+            fig.add_scatter(x=part["epoch"], y=part["val_loss"], name="validation loss" + suffix)
         fig.update_layout(height=300, xaxis_title="epoch", yaxis_title="loss", margin=dict(t=20))
         st.plotly_chart(fig, width="stretch")
     elif status == "running":
