@@ -168,8 +168,8 @@ def train(sessions: Sequence[Session], config: ModelConfig = ModelConfig(),
     if ckpt_path is not None and (resume or restarted()):
         state = _load_checkpoint(ckpt_path, data_fingerprint, config, tc)
     run = _Run(sessions, vocab, config, tc, ctx, data_fingerprint, ckpt_path,
-               ProgressFile(progress_file if ctx.is_main else None), on_epoch, progress)
-    run.finished = list(state.get("finished", [])) if state else []
+               ProgressFile(progress_file if ctx.is_main else None), on_epoch, progress,
+               finished=list(state.get("finished", [])) if state else [])
     started = time.perf_counter()
     nets, reports = [], []
     for k in range(config.members):
@@ -201,7 +201,8 @@ def train(sessions: Sequence[Session], config: ModelConfig = ModelConfig(),
 
 def _metrics(reports: list[dict], total: float, ctx: DistContext) -> dict:
     """The model's training metrics: an ensemble's are its members' means (val_*: each
-    on the member's own validation split, the only sessions it did not learn from)."""
+    on the member's own validation split, the only sessions it did not learn from),
+    epochs_run their sum, best_epoch the latest of their best epochs."""
     run_epochs = sum(r["epochs_run"] - r["resumed_from_epoch"] for r in reports)
 
     def mean(name):
@@ -229,11 +230,11 @@ class _Run:
     """One call of train(): what every member's fit shares, and the checkpoint they write."""
 
     def __init__(self, sessions, vocab, config, tc, ctx, data_fingerprint, ckpt_path,
-                 progress_fh, on_epoch, progress):
+                 progress_fh, on_epoch, progress, finished: list[dict]):
         self.sessions, self.vocab, self.config, self.tc, self.ctx = sessions, vocab, config, tc, ctx
         self.data_fingerprint, self.ckpt_path = data_fingerprint, ckpt_path
         self.progress_fh, self.on_epoch, self.progress = progress_fh, on_epoch, progress
-        self.finished: list[dict] = []   # {"model": best state, "report": ...} per fitted member
+        self.finished = finished   # {"model": best state, "report": ...} per fitted member
 
     def fit_member(self, k: int, state: Optional[dict]) -> tuple[LogKeyLSTM, dict]:
         """Member k: Adam, shuffled weighted batches, early stopping on its own validation split."""
