@@ -8,6 +8,7 @@ import streamlit as st
 from components import candidate_chart, current_analysis, show_error
 from deeplog_core.detect import REASONS
 from deeplog_core.labels import CONFIRMED, FALSE_POSITIVE, LabelStore
+from deeplog_core.vocab import EOS, RESERVED
 
 try:
     ws, info, version, analysis = current_analysis()
@@ -51,7 +52,7 @@ table = pd.DataFrame({
     "anomaly": lines["kind"].to_numpy(),
     "raw line": [analysis.grouped.events[e].raw for e in lines["event"]],
 })
-end = verdict.events[-1] if verdict.events and verdict.events[-1].key == "<eos>" else None
+end = verdict.events[-1] if verdict.events and verdict.events[-1].key == RESERVED[EOS] else None
 st.subheader("Raw lines")
 st.dataframe(table.style.apply(
     lambda r: ["background-color: #ffcdd2" if r["anomaly"] else "" for _ in r], axis=1),
@@ -74,7 +75,7 @@ with left:
     what = (f"`{event.key}` is {REASONS[event.reason]}" if event.anomalous
             else f"`{event.key}` is among the top-{analysis.g} (rank {event.rank})")
     st.markdown(f"**Event {pos}**: {what}. Template: _{analysis.grouped.sessions.templates.get(event.key, '—')}_")
-    ends = any(k == "<eos>" for k, _ in event.candidates)
+    ends = any(k == RESERVED[EOS] for k, _ in event.candidates)
     title = f"Top-{analysis.g} candidates after this history" + (" (and the end of the session)" if ends else "")
     st.plotly_chart(candidate_chart(event, title),
                     width="stretch", key="inspect_candidates")

@@ -71,8 +71,7 @@ def watch(job_id: int) -> None:
     if progress:
         last = progress[-1]
         a, b, c, d = st.columns(4)
-        a.metric("Epoch", f"{last['epoch']} / {last['epochs']}",
-                 help=None if last.get("members", 1) == 1 else f"of LSTM {last['member']} of {last['members']}")
+        a.metric("Epoch", f"{last['epoch']} / {last['epochs']}")   # of which LSTM: the bar's text
         b.metric("Validation loss", f"{last['val_loss']:.4f}")
         c.metric("Samples/s", f"{last['samples_per_s']:,.0f}")
         d.metric("ETA", f"{last['eta_s']:.0f} s" if status == "running" else "–")
