@@ -19,7 +19,7 @@ from typing import Optional
 
 import plotly.graph_objects as go
 
-START, END = "<start>", "<eos>"
+from deeplog_core.workflow import END, START
 
 NODE, BORDER, TEXT = "#ffffff", "#455a64", "#263238"
 GROUP_FILL, GROUP_BORDER = "#e3ecff", "#1e55c8"

@@ -5,7 +5,7 @@ normal fifth and the 8,419 abnormal dev sessions. Repeats over five seeds, becau
 the held-out fifth has only 971 sessions: one false positive is 0.1 point of FPR.
 Targets: recall >= 0.97 (paper 0.963), FPR <= 0.3% (paper 0.15%).
 
-Each run is the default model, three such LSTMs averaged (ModelConfig.members), and,
+Each run is the default model, five such LSTMs averaged (ModelConfig.members), and,
 from the same run, its first LSTM alone: exactly the single-LSTM model the same seed
 trains (tests/test_training.py), so both are measured on the same footing.
 """

@@ -23,6 +23,7 @@ from .grouping import UNKNOWN, GroupedLog
 from .parsing import LogParser
 from .sessions import Session, SessionSet
 from .vocab import EOS, UNK
+from .workflow import END
 
 LANE_FIELDS = ("Component", "Node", "Process", "Program", "Level")
 
@@ -53,7 +54,7 @@ class Analysis:
     def lines(self, i: int) -> pd.DataFrame:
         """Session i's raw lines in order, with each line's verdict."""
         rows = self.events[self.events["session"] == i]
-        return rows[rows["key"] != "<eos>"]
+        return rows[rows["key"] != END]
 
 
 def rekey(grouped: GroupedLog, model: DeepLogModel) -> GroupedLog:
@@ -121,7 +122,7 @@ def analyse(model: DeepLogModel, grouped: GroupedLog, param_model=None,
         "session": session, "session_id": np.array([s.id for s in sessions], dtype=object)[session],
         "position": position, "event": event_idx, "line_no": line_no[event_idx],
         "timestamp": ts[event_idx], "lane": lanes[event_idx], "key": keys,
-        "template": [templates.get(k, "end of session" if k == "<eos>" else "") for k in keys],
+        "template": [templates.get(k, "end of session" if k == END else "") for k in keys],
         "rank": np.where(scores.target == UNK, -1, scores.rank), "probability": scores.probability,
         "key_anomaly": key_flag, "value_anomaly": value_flag, "anomalous": key_flag | value_flag,
         "reason": reason, "kind": kind,

@@ -87,7 +87,21 @@ for v in versions:
     except Exception as exc:  # a version whose files are gone still gets its row
         row[f"flagged on {info.name}"] = f"unavailable: {exc}"
     rows.append(row)
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+# Short headers with the long explanation in a tooltip: the table fits the page.
+cc = st.column_config
+table = pd.DataFrame(rows)
+table = table.loc[:, (table.notna() & (table != "")).any()]   # no update yet: no parent or label columns
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "active": cc.TextColumn("", width=30),
+    "val loss": cc.NumberColumn(format="%.3f", help="cross-entropy per window on the validation sessions"),
+    "val flag rate": cc.NumberColumn("val flagged", format="percent",
+                                     help="share of the (normal) validation sessions this version flags"),
+    "labels": cc.NumberColumn(help="labels this update learnt from"),
+    "labelled windows flagged before → after": cc.TextColumn(
+        "labelled: before → after", help="labelled false-positive windows still flagged before and after the update"),
+    f"flagged on {info.name}": cc.TextColumn("flagged sessions", help=f"sessions of {info.name} this version flags"),
+    "anomalous events": cc.NumberColumn("flagged events", help=f"events of {info.name} this version flags"),
+})
 
 c1, c2, c3 = st.columns([2, 1, 1])
 pick = c1.selectbox("Version", [v.version for v in versions], key="models_pick",
