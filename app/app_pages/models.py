@@ -66,6 +66,17 @@ def watch(job_id: int) -> None:
 if "update_job" in st.session_state:
     watch(st.session_state["update_job"])
 
+
+def _label_effect(upd: dict) -> str:
+    """What an update did to its labelled events: key windows still flagged before → after,
+    and the parameter values it accepted (a value anomaly is not a key window)."""
+    if not upd:
+        return ""
+    text = f"{upd['fp_flagged_before']} → {upd['fp_flagged_after']}"
+    accepted = upd.get("value_events_accepted", 0)
+    return text + (f" · {accepted} value{'s' if accepted != 1 else ''} accepted" if accepted else "")
+
+
 st.subheader("Versions")
 versions = ws.registry.list()
 rows = []
@@ -75,8 +86,7 @@ for v in versions:
     row = {"version": v.version, "active": "●" if v.active else "", "parent": v.parent or "",
            "kind": v.kind, "trained on": v.dataset, "val loss": m.get("val_loss"),
            "val flag rate": m.get("val_session_flag_rate"), "labels": upd.get("labels"),
-           "labelled windows flagged before → after":
-               f"{upd['fp_flagged_before']} → {upd['fp_flagged_after']}" if upd else ""}
+           "labelled windows flagged before → after": _label_effect(upd)}
     try:
         cfg = cached_model(v.version, v.path)[0].config
         g = cfg.num_candidates
@@ -98,8 +108,10 @@ st.dataframe(table, hide_index=True, width="stretch", column_config={
                                      help="share of the (normal) validation sessions this version flags"),
     "labels": cc.NumberColumn(help="labels this update learnt from"),
     "labelled windows flagged before → after": cc.TextColumn(
-        "labelled: before → after", help="labelled false-positive windows still flagged before and after the update"),
-    f"flagged on {info.name}": cc.TextColumn("flagged sessions", help=f"sessions of {info.name} this version flags"),
+        "labelled: before → after", help="labelled false-positive key windows still flagged before and after the "
+                                         "update, and the labelled parameter values it accepted as normal"),
+    f"flagged on {info.name}": cc.TextColumn("flagged", help=f"sessions of {info.name} this version flags"),
+    "trained on": cc.TextColumn("data", help="the dataset or source the version was trained on"),
     "anomalous events": cc.NumberColumn("flagged events", help=f"events of {info.name} this version flags"),
 })
 
